@@ -1,0 +1,136 @@
+"""SageMaker job state change -> the waiting Step Functions task.
+
+Duplicate events are harmless: a token answered once is marked, and a second answer to a closed token
+(``TaskTimedOut``/``InvalidToken``) is ignored. Events for jobs no run waits for are ignored, not errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from trainops.aws import error_code, translate
+from trainops.ledger import Ledger
+from trainops.models import JobResult
+
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+KINDS = {
+    "SageMaker Training Job State Change": ("training", "TrainingJobName", "TrainingJobStatus"),
+    "SageMaker Processing Job State Change": ("processing", "ProcessingJobName", "ProcessingJobStatus"),
+    "SageMaker HyperParameter Tuning Job State Change": (
+        "tuning",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
+}
+FAILURE_ERRORS = {"training": "TrainingJobFailed", "processing": "ProcessingJobFailed", "tuning": "TuningJobFailed"}
+CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+def describe_job(kind: str, name: str, sagemaker: Any) -> JobResult:
+    """The trimmed Describe* response handed to the next state (well under the 256 KB limit)."""
+    if kind == "training":
+        d = sagemaker.describe_training_job(TrainingJobName=name)
+        return JobResult(
+            kind="training",
+            job_name=name,
+            job_arn=d["TrainingJobArn"],
+            status=d["TrainingJobStatus"],
+            failure_reason=d.get("FailureReason"),
+            model_artifact=(d.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            image=(d.get("AlgorithmSpecification") or {}).get("TrainingImage"),
+            hyperparameters=d.get("HyperParameters") or {},
+            final_metrics={m["MetricName"]: float(m["Value"]) for m in d.get("FinalMetricDataList", [])},
+            details={"secondary_status": d.get("SecondaryStatus"), "training_seconds": d.get("TrainingTimeInSeconds")},
+        )
+    if kind == "processing":
+        d = sagemaker.describe_processing_job(ProcessingJobName=name)
+        return JobResult(
+            kind="processing",
+            job_name=name,
+            job_arn=d["ProcessingJobArn"],
+            status=d["ProcessingJobStatus"],
+            failure_reason=d.get("FailureReason"),
+        )
+    d = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    best = d.get("BestTrainingJob") or {}
+    return JobResult(
+        kind="tuning",
+        job_name=name,
+        job_arn=d["HyperParameterTuningJobArn"],
+        status=d["HyperParameterTuningJobStatus"],
+        failure_reason=d.get("FailureReason"),
+        best_training_job=best.get("TrainingJobName"),
+        details={
+            "training_job_status_counters": d.get("TrainingJobStatusCounters", {}),
+            "objective_status_counters": d.get("ObjectiveStatusCounters", {}),
+        },
+    )
+
+
+def parse_event(event: Any) -> tuple[str, str, str] | str:
+    """(kind, job name, status), or the reason the event is ignored."""
+    if not isinstance(event, dict) or event.get("source") != "aws.sagemaker":
+        return "not a SageMaker event"
+    kind_fields = KINDS.get(str(event.get("detail-type")))
+    if kind_fields is None:
+        return f"detail-type {event.get('detail-type')!r} is not a job state change trainops waits for"
+    kind, name_field, status_field = kind_fields
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not detail.get(name_field) or not detail.get(status_field):
+        return f"event without detail.{name_field}/{status_field}"
+    return kind, str(detail[name_field]), str(detail[status_field])
+
+
+def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:
+    parsed = parse_event(event)
+    if isinstance(parsed, str):
+        return {"action": "ignored", "reason": parsed}
+    kind, name, status = parsed
+    if status not in TERMINAL:
+        return {"action": "ignored", "reason": f"{name} is {status}, not terminal", "job": name}
+    token = ledger.get_token(name)
+    if token is None:
+        return {"action": "ignored", "reason": f"no run waits for {name}", "job": name}
+    if token.get("status") != "WAITING":
+        return {"action": "ignored", "reason": f"duplicate event: {name} was already answered", "job": name}
+    return answer(kind, name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
+
+
+def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:
+    """Send the job's outcome to the task waiting on ``token``."""
+    result = describe_job(kind, name, sagemaker)
+    run_id = token["run_id"]
+    try:
+        if result.status == "Completed":
+            sfn.send_task_success(taskToken=token["task_token"], output=result.model_dump_json())
+            action = "success"
+        else:
+            reason = result.failure_reason or "no FailureReason given"
+            cause = f"{kind} job {name} ended {result.status}: {reason}"
+            # The cause is also kept on the run record: the failure path reads it from there.
+            ledger.update_run(run_id, {"job_failure": cause, "failed_job": name})
+            sfn.send_task_failure(taskToken=token["task_token"], error=FAILURE_ERRORS[kind], cause=cause[:32768])
+            action = "failure"
+    except ClientError as exc:
+        if error_code(exc) in CLOSED_TOKEN_CODES:
+            ledger.claim_token(name, result.status)
+            return {"action": "ignored", "reason": f"the task waiting for {name} is closed ({error_code(exc)})"}
+        raise translate(exc, "SendTask*") from exc
+    ledger.claim_token(name, result.status)
+    return {"action": action, "job": name, "status": result.status, "run_id": run_id}
+
+
+def parse_cause(cause: str | None) -> str:
+    """A Lambda error's Cause is a JSON document; show its message, else the text as it is."""
+    if not cause:
+        return ""
+    try:
+        doc = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(doc, dict):
+        return str(doc.get("errorMessage") or doc.get("Cause") or cause)
+    return cause

@@ -1,0 +1,195 @@
+"""The project configuration: ``config/<project>.yaml`` in the data bucket.
+
+One pydantic model is the source of truth; its JSON Schema is exported to ``schemas/`` (``make schemas``)
+so editors complete the YAML. Parsing never does I/O: ``load_config_text`` takes the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trainops.errors import ConfigInvalid
+from trainops.tuning_config import TuningConfig
+from trainops.types import ProjectName, S3Uri
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlgorithmName(StrEnum):
+    XGBOOST = "xgboost"
+    LINEAR_LEARNER = "linear-learner"
+    SCRIPT = "script"
+    CONTAINER = "container"
+    AUTOPILOT = "autopilot"
+
+
+class ProblemType(StrEnum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+
+class InputMode(StrEnum):
+    PIPE = "Pipe"
+    FILE = "File"
+    FAST_FILE = "FastFile"
+
+
+HyperparameterValue = str | int | float | bool
+
+
+class MetricDefinition(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    regex: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class AlgorithmConfig(_Strict):
+    name: AlgorithmName = AlgorithmName.XGBOOST
+    version: str | None = Field(default=None, description="Built-in algorithm version, e.g. '1.7-1' for XGBoost.")
+    hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
+    # script mode
+    entry_point: str | None = Field(default=None, description="Script mode: the file to run, e.g. train.py.")
+    source_dir: S3Uri | None = Field(
+        default=None, description="Script mode: s3://.../sourcedir.tar.gz holding the entry point (and requirements.txt)."
+    )
+    framework: Literal["sklearn", "pytorch", "tensorflow", "xgboost"] | None = None
+    framework_version: str | None = None
+    # bring your own container
+    image_uri: str | None = Field(default=None, description="Bring-your-own-container: an ECR image URI.")
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> AlgorithmConfig:
+        if self.name == AlgorithmName.SCRIPT:
+            missing = [f for f in ("entry_point", "source_dir", "framework") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"script mode needs {', '.join('algorithm.' + m for m in missing)}")
+        if self.name == AlgorithmName.CONTAINER and not self.image_uri:
+            raise ValueError("algorithm 'container' needs algorithm.image_uri (an ECR image URI)")
+        if self.name != AlgorithmName.CONTAINER and self.image_uri:
+            raise ValueError("algorithm.image_uri is only for algorithm 'container'")
+        return self
+
+
+class ProblemConfig(_Strict):
+    type: ProblemType | None = Field(default=None, description="Inferred from a sample of the data when left out.")
+    objective_metric: str | None = Field(default=None, description="e.g. validation:auc; inferred when left out.")
+    objective_direction: Literal["Maximize", "Minimize"] | None = None
+    num_classes: int | None = Field(default=None, ge=2)
+
+
+class DataConfig(_Strict):
+    content_type: Literal["text/csv", "text/libsvm"] = "text/csv"
+    input_mode: InputMode | None = Field(default=None, description="Default: Pipe where the algorithm supports it.")
+    compression: Literal["None", "Gzip"] = "None"
+    validation_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
+    split_seed: int = 42
+
+
+class ResourcesConfig(_Strict):
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=3600, ge=1, le=28 * 86400)
+    distribution: Literal["none", "data_parallel", "model_parallel"] = "none"
+
+
+class IncrementalConfig(_Strict):
+    enabled: bool = Field(default=False, description="Start from the project's current Approved model.")
+
+
+class RegistryConfig(_Strict):
+    auto_approve_first: bool = Field(default=True, description="Approve the first model when none is Approved yet.")
+    min_improvement: float = Field(
+        default=0.0, ge=0.0, description="Absolute margin by which a new model must beat the Approved one."
+    )
+
+
+class ProjectConfig(_Strict):
+    project: ProjectName
+    description: str = ""
+    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
+    problem: ProblemConfig = Field(default_factory=ProblemConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    incremental: IncrementalConfig = Field(default_factory=IncrementalConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    schedule: str | None = Field(
+        default=None,
+        pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$",
+        description="Retrain on the latest data, e.g. 'rate(7 days)' or 'cron(0 3 ? * MON *)'.",
+    )
+    tuning: TuningConfig | None = None
+    tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r}: the 'aws:' prefix is reserved")
+            if not 1 <= len(key) <= 128 or len(value) > 256:
+                raise ValueError(f"tag {key!r}: keys are 1-128 characters, values at most 256")
+        return tags
+
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def default_config(project: str) -> ProjectConfig:
+    """What a run uses when the project has no config: everything inferred."""
+    return ProjectConfig(project=project)
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"{loc}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, *, expected_project: str | None = None, source: str = "config") -> ProjectConfig:
+    if not isinstance(data, dict):
+        raise ConfigInvalid(f"{source} must be a YAML mapping", field="(root)", fix="start from examples/configs/")
+    try:
+        config = ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigInvalid(
+            f"{source} is invalid: {_format_errors(exc)}",
+            field=field,
+            fix="correct the field; the JSON Schema is in schemas/project-config.schema.json",
+        ) from exc
+    if expected_project is not None and config.project != expected_project:
+        raise ConfigInvalid(
+            f"{source} names project {config.project!r} but lives at config/{expected_project}.yaml",
+            field="project",
+            fix=f"set project: {expected_project}",
+        )
+    return config
+
+
+def load_config_text(text: str | bytes, *, expected_project: str | None = None, source: str = "config") -> ProjectConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigInvalid(f"{source} is not valid YAML: {exc}", field="(root)", fix="fix the YAML syntax") from exc
+    return parse_config(data, expected_project=expected_project, source=source)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ProjectConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "trainops project configuration"
+    return schema

@@ -1,0 +1,178 @@
+"""The runs table: run records (what happened to each run) and task tokens (who waits for which job).
+
+Single table, string keys ``pk``/``sk``; a ``by-project`` index (``gsi1pk``/``gsi1sk``) lists a project's runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from trainops.aws import error_code, translate
+
+TOKEN_TTL_SECONDS = 14 * 86400
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _clean(value: Any) -> Any:
+    """DynamoDB takes no floats and no empty strings in keys: round-trip through JSON with Decimals."""
+    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+
+
+class Ledger:
+    def __init__(self, table_name: str, dynamodb: Any) -> None:
+        self.table_name = table_name
+        self.ddb = dynamodb
+
+    # --- runs -----------------------------------------------------------------------------------
+    def start_run(self, run_id: str, project: str, execution: str | None, fields: dict[str, Any]) -> bool:
+        """Create the run record. False when another execution already owns this run id (a duplicate)."""
+        started = now_iso()
+        item = {
+            "pk": f"RUN#{run_id}",
+            "sk": "RUN",
+            "gsi1pk": f"PROJECT#{project}",
+            "gsi1sk": f"{started}#{run_id}",
+            "run_id": run_id,
+            "project": project,
+            "status": "RUNNING",
+            "execution": execution or "",
+            "started_at": started,
+            "updated_at": started,
+            **fields,
+        }
+        try:
+            self._put(
+                item,
+                condition="attribute_not_exists(pk) OR execution = :me",
+                values={":me": execution or ""},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, "PutItem run record") from exc
+        return True
+
+    def update_run(self, run_id: str, fields: dict[str, Any], *, project: str | None = None) -> None:
+        fields = {**fields, "updated_at": now_iso()}
+        if project:
+            fields.setdefault("project", project)
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": v for i, v in enumerate(_clean(list(fields.values())))}
+        expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            self.ddb.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+                UpdateExpression=expr,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_serialize_values(values),
+            )
+        except ClientError as exc:
+            raise translate(exc, "UpdateItem run record") from exc
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return _deserialize(item) if item else None
+
+    def project_runs(self, project: str) -> list[dict[str, Any]]:
+        resp = self.ddb.query(
+            TableName=self.table_name,
+            IndexName="by-project",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"PROJECT#{project}"}},
+            ScanIndexForward=False,
+        )
+        return [_deserialize(i) for i in resp.get("Items", [])]
+
+    # --- task tokens ----------------------------------------------------------------------------
+    def store_token(self, job_name: str, kind: str, task_token: str, run_id: str) -> None:
+        """Stored BEFORE the job is created, so even an instant state change finds its token."""
+        item = {
+            "pk": f"JOB#{job_name}",
+            "sk": "TOKEN",
+            "kind": kind,
+            "task_token": task_token,
+            "run_id": run_id,
+            "status": "WAITING",
+            "stored_at": now_iso(),
+            "expires_at": int(time.time()) + TOKEN_TTL_SECONDS,
+        }
+        self._put(item)
+
+    def get_token(self, job_name: str) -> dict[str, Any] | None:
+        resp = self.ddb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return _deserialize(item) if item else None
+
+    def claim_token(self, job_name: str, status: str) -> bool:
+        """Mark the token answered. False when it already was (a duplicate SageMaker event)."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}},
+                UpdateExpression="SET #s = :done, job_status = :st, answered_at = :at",
+                ConditionExpression="#s = :waiting",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":done": {"S": "ANSWERED"},
+                    ":waiting": {"S": "WAITING"},
+                    ":st": {"S": status},
+                    ":at": {"S": now_iso()},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, "UpdateItem task token") from exc
+        return True
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _put(self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(_clean(item))}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = _serialize(values)
+        self.ddb.put_item(**kwargs)
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    return {k: ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _serialize_values(values: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    return {k: ser.serialize(v) if v is not None else {"NULL": True} for k, v in values.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    de = TypeDeserializer()
+    out = {k: de.deserialize(v) for k, v in item.items()}
+    return json.loads(json.dumps(out, default=_decimal))  # type: ignore[no-any-return]
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)

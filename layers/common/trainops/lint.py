@@ -1,0 +1,709 @@
+"""The tuning linter: AWS limits (errors) and the whitepaper's tuning best practices (warnings).
+
+``lint_config`` is a pure function of the project config (and, optionally, Describe responses of the
+project's earlier tuning jobs). Every finding has a stable id, the dotted field, a message and a fix.
+``trainops config validate`` prints them; the pipeline refuses to launch on any error.
+
+Rule ids
+--------
+Errors (AWS would reject the tuning job):
+  TUNE-E001 more than 30 ranges            TUNE-E011 more than 5 warm-start parents
+  TUNE-E002 more than 30 categorical values TUNE-E012 a name or value over its length limit / pattern
+  TUNE-E003 more than 100 hyperparameters   TUNE-E013 Grid with a continuous range
+  TUNE-E004 more than 20 metric definitions TUNE-E014 Grid integer range over 30 values / grid too large
+  TUNE-E005 min >= max                      TUNE-E015 job counts over AWS limits / parallel > total
+  TUNE-E006 non-numeric bound               TUNE-E016 max_jobs_not_improving < 3
+  TUNE-E007 float bound on an integer range TUNE-E017 objective metric without a metric definition
+  TUNE-E008 Logarithmic with min <= 0       TUNE-E018 hyperband min_resource > max_resource
+  TUNE-E009 ReverseLogarithmic outside [0,1) TUNE-E019 no range to tune
+  TUNE-E010 Hyperband with early stopping Auto TUNE-E020 objective direction unknown
+Warnings (best practice, docs "Model Tuning"):
+  TUNE-W001 too many tunable hyperparameters (> 5)
+  TUNE-W002 range wider than the algorithm's sensible range
+  TUNE-W003 range spanning >= 2 orders of magnitude on Linear/Auto scaling
+  TUNE-W004 a hyperparameter known to be log-scaled left on Auto
+  TUNE-W005 Bayesian with fewer than 10 sequential rounds (max_jobs / max_parallel_jobs < 10)
+  TUNE-W006 multi-instance training: the objective is the last value reported by any instance
+  TUNE-W007 early stopping Off
+  TUNE-W008 earlier tuning jobs could warm-start this one
+  TUNE-W009 objective direction looks inverted for the metric
+  TUNE-W010 a tuned hyperparameter also set statically (the static value is ignored)
+  TUNE-W011 hyperband settings with another strategy (ignored)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainops.config import AlgorithmName, ProjectConfig
+from trainops.errors import ConfigInvalid
+from trainops.tuning import (
+    MAX_CATEGORICAL_VALUES,
+    MAX_HYPERPARAMETER_VALUE,
+    MAX_HYPERPARAMETERS,
+    MAX_METRIC_DEFINITIONS,
+    MAX_PARALLEL_JOBS,
+    MAX_RANGES,
+    MAX_TRAINING_JOBS,
+    MAX_TRAINING_JOBS_RANDOM,
+    MAX_TUNING_JOB_NAME,
+    MAX_WARM_START_PARENTS,
+    TERMINAL_TUNING_STATUSES,
+    grid_size,
+    infer_direction,
+    job_hyperparameter_names,
+    resolve_objective,
+)
+from trainops.tuning_config import (
+    CategoricalRange,
+    ContinuousRange,
+    IntegerRange,
+    Scaling,
+    Strategy,
+    TuningConfig,
+    WarmStartConfig,
+)
+from trainops.types import TUNING_JOB_NAME_RE
+
+Severity = Literal["error", "warning"]
+
+MAX_ADVISED_RANGES = 5
+MIN_SEQUENTIAL_ROUNDS = 10
+ORDERS_OF_MAGNITUDE_RATIO = 100.0
+MAX_NAME_LENGTH = 256  # ParameterRange Name, categorical values, range bounds
+MAX_METRIC_NAME = 255
+
+# Hyperparameters whose effect is multiplicative: search them on a log scale.
+LOG_SCALED_NAMES = frozenset(
+    {"eta", "learning_rate", "lr", "alpha", "lambda", "l1", "l2", "wd", "weight_decay", "reg_alpha", "reg_lambda"}
+)
+
+# Per algorithm: hyperparameters from most to least influential, and sensible ranges. XGBoost after the
+# AWS guide "Tune an XGBoost model" (eta, max_depth, min_child_weight, subsample, alpha, num_round matter
+# most); Linear Learner after "Tune a linear learner model".
+IMPORTANCE: dict[str, tuple[str, ...]] = {
+    "xgboost": (
+        "eta",
+        "max_depth",
+        "min_child_weight",
+        "subsample",
+        "alpha",
+        "num_round",
+        "colsample_bytree",
+        "gamma",
+        "lambda",
+        "colsample_bylevel",
+        "colsample_bynode",
+        "max_delta_step",
+    ),
+    "linear-learner": ("learning_rate", "wd", "l1", "mini_batch_size", "positive_example_weight_mult", "use_bias"),
+}
+SENSIBLE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "xgboost": {
+        "eta": (0.01, 0.5),
+        "max_depth": (1, 12),
+        "min_child_weight": (0, 120),
+        "subsample": (0.5, 1.0),
+        "colsample_bytree": (0.5, 1.0),
+        "colsample_bylevel": (0.1, 1.0),
+        "colsample_bynode": (0.1, 1.0),
+        "gamma": (0, 5),
+        "alpha": (0, 1000),
+        "lambda": (0, 1000),
+        "max_delta_step": (0, 10),
+        "num_round": (1, 4000),
+    },
+    "linear-learner": {
+        "learning_rate": (1e-4, 1.0),
+        "wd": (1e-7, 1.0),
+        "l1": (1e-7, 1.0),
+        "mini_batch_size": (100, 5000),
+        "positive_example_weight_mult": (1e-5, 1e5),
+        "momentum": (0.0, 1.0),
+    },
+}
+
+
+class Finding(BaseModel):
+    """One linter finding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^TUNE-[EW]\d{3}$")
+    severity: Severity
+    field: str
+    message: str
+    fix: str
+
+
+def _error(id_: str, field: str, message: str, fix: str) -> Finding:
+    return Finding(id=f"TUNE-E{id_}", severity="error", field=field, message=message, fix=fix)
+
+
+def _warning(id_: str, field: str, message: str, fix: str) -> Finding:
+    return Finding(id=f"TUNE-W{id_}", severity="warning", field=field, message=message, fix=fix)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return False
+    text = str(value).strip()
+    return text.lstrip("+-").isdigit()
+
+
+# --- errors -----------------------------------------------------------------------------------------
+def _count_limits(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    if not tuning.ranges:
+        out.append(
+            _error("019", "tuning.ranges", "no hyperparameter range to tune", "add at least one entry to tuning.ranges")
+        )
+    if len(tuning.ranges) > MAX_RANGES:
+        out.append(
+            _error(
+                "001",
+                "tuning.ranges",
+                f"{len(tuning.ranges)} ranges; AWS allows {MAX_RANGES} in total (continuous + integer + categorical)",
+                f"tune at most {MAX_RANGES} hyperparameters; move the rest to algorithm.hyperparameters",
+            )
+        )
+    names = set(config.algorithm.hyperparameters) | set(tuning.ranges)
+    if len(names) + 1 > MAX_HYPERPARAMETERS:
+        out.append(
+            _error(
+                "003",
+                "algorithm.hyperparameters",
+                f"{len(names)} hyperparameters (static + tunable) plus _tuning_objective_metric, which the tuning "
+                f"job adds, exceed the AWS limit of {MAX_HYPERPARAMETERS}",
+                f"keep static + tunable hyperparameters at or under {MAX_HYPERPARAMETERS - 1}",
+            )
+        )
+    if len(config.algorithm.metric_definitions) > MAX_METRIC_DEFINITIONS:
+        out.append(
+            _error(
+                "004",
+                "algorithm.metric_definitions",
+                f"{len(config.algorithm.metric_definitions)} metric definitions; a tuning job allows "
+                f"{MAX_METRIC_DEFINITIONS}",
+                f"keep at most {MAX_METRIC_DEFINITIONS} metric definitions (the objective among them)",
+            )
+        )
+    return out
+
+
+def _numeric_range(name: str, rng: ContinuousRange | IntegerRange, strategy: Strategy) -> list[Finding]:
+    field = f"tuning.ranges.{name}"
+    out: list[Finding] = []
+    bounds = {"min": rng.min, "max": rng.max}
+    values: dict[str, float] = {}
+    for key, raw in bounds.items():
+        number = _as_number(raw)
+        if number is None:
+            out.append(
+                _error("006", f"{field}.{key}", f"bound {raw!r} is not a number", f"set {key} to a finite number")
+            )
+            continue
+        if isinstance(rng, IntegerRange) and not _is_integral(raw):
+            out.append(
+                _error(
+                    "007",
+                    f"{field}.{key}",
+                    f"integer range with non-integer bound {raw!r}",
+                    f"write {key} as an integer (e.g. {math.floor(number) if key == 'min' else math.ceil(number)}) "
+                    "or make the range continuous",
+                )
+            )
+        values[key] = number
+    if len(values) < 2:
+        return out
+    low, high = values["min"], values["max"]
+    if low >= high:
+        out.append(
+            _error(
+                "005",
+                field,
+                f"min {rng.min} is not below max {rng.max}",
+                "make min < max, or move the hyperparameter to algorithm.hyperparameters if it has one value",
+            )
+        )
+    if rng.scaling == Scaling.LOGARITHMIC and low <= 0:
+        out.append(
+            _error(
+                "008",
+                f"{field}.scaling",
+                f"Logarithmic scaling needs min > 0 (min is {rng.min})",
+                "raise min to a small positive value (e.g. 1e-6) or use Linear scaling",
+            )
+        )
+    if rng.scaling == Scaling.REVERSE_LOGARITHMIC and not (low >= 0 and high < 1):
+        out.append(
+            _error(
+                "009",
+                f"{field}.scaling",
+                f"ReverseLogarithmic scaling needs 0 <= min and max < 1 (range is [{rng.min}, {rng.max}])",
+                "keep the range inside [0, 1) or use another scaling",
+            )
+        )
+    if isinstance(rng, ContinuousRange) and strategy == Strategy.GRID:
+        out.append(
+            _error(
+                "013",
+                f"{field}.type",
+                "Grid search cannot search a continuous range",
+                "use a categorical range with the values to try, or another strategy",
+            )
+        )
+    if isinstance(rng, IntegerRange) and strategy == Strategy.GRID and high - low + 1 > MAX_CATEGORICAL_VALUES:
+        out.append(
+            _error(
+                "014",
+                field,
+                f"Grid searches an integer range as {int(high - low + 1)} categorical values; AWS allows "
+                f"{MAX_CATEGORICAL_VALUES}",
+                f"narrow the range to at most {MAX_CATEGORICAL_VALUES} values or use Bayesian",
+            )
+        )
+    return out
+
+
+def _categorical_range(name: str, rng: CategoricalRange) -> list[Finding]:
+    field = f"tuning.ranges.{name}.values"
+    out: list[Finding] = []
+    if len(rng.values) > MAX_CATEGORICAL_VALUES:
+        out.append(
+            _error(
+                "002",
+                field,
+                f"{len(rng.values)} categorical values; AWS allows {MAX_CATEGORICAL_VALUES}",
+                f"keep at most {MAX_CATEGORICAL_VALUES} values",
+            )
+        )
+    too_long = [v for v in rng.values if len(str(v)) > MAX_NAME_LENGTH]
+    if too_long:
+        out.append(
+            _error(
+                "012",
+                field,
+                f"{len(too_long)} value(s) longer than {MAX_NAME_LENGTH} characters",
+                "shorten the values",
+            )
+        )
+    return out
+
+
+def _ranges(tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    for name, rng in tuning.ranges.items():
+        if not name or len(name) > MAX_NAME_LENGTH:
+            out.append(
+                _error(
+                    "012",
+                    f"tuning.ranges.{name[:40]}",
+                    f"hyperparameter name of {len(name)} characters (1-{MAX_NAME_LENGTH})",
+                    "use the algorithm's hyperparameter name",
+                )
+            )
+        if isinstance(rng, CategoricalRange):
+            out.extend(_categorical_range(name, rng))
+        else:
+            out.extend(_numeric_range(name, rng, tuning.strategy))
+    return out
+
+
+def _strategy_rules(tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    if tuning.strategy == Strategy.HYPERBAND and tuning.early_stopping == "Auto":
+        out.append(
+            _error(
+                "010",
+                "tuning.early_stopping",
+                "Hyperband stops jobs itself: AWS requires TrainingJobEarlyStoppingType Off with it",
+                "remove tuning.early_stopping (it defaults to Off with Hyperband) or set it to Off",
+            )
+        )
+    hb = tuning.hyperband
+    if (
+        hb is not None
+        and hb.min_resource is not None
+        and hb.max_resource is not None
+        and (hb.min_resource > hb.max_resource)
+    ):
+        out.append(
+            _error(
+                "018",
+                "tuning.hyperband",
+                f"min_resource {hb.min_resource} exceeds max_resource {hb.max_resource}",
+                "make min_resource <= max_resource (both in epochs)",
+            )
+        )
+    resources = {"min_resource": hb.min_resource, "max_resource": hb.max_resource} if hb else {}
+    for key, value in resources.items():
+        if value is not None and value < 1:
+            out.append(_error("018", f"tuning.hyperband.{key}", f"{key} {value} is below 1", f"set {key} >= 1"))
+    if hb is not None and tuning.strategy != Strategy.HYPERBAND:
+        out.append(
+            _warning(
+                "011",
+                "tuning.hyperband",
+                f"hyperband settings are ignored with strategy {tuning.strategy}",
+                "remove tuning.hyperband or set strategy: Hyperband",
+            )
+        )
+    if tuning.strategy == Strategy.GRID:
+        size = grid_size(tuning)
+        if size > MAX_TRAINING_JOBS:
+            out.append(
+                _error(
+                    "014",
+                    "tuning.ranges",
+                    f"the grid has {size} combinations; a tuning job runs at most {MAX_TRAINING_JOBS} training jobs",
+                    "drop values or hyperparameters from the grid",
+                )
+            )
+    return out
+
+
+def _budget_rules(tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    limit = MAX_TRAINING_JOBS_RANDOM if tuning.strategy == Strategy.RANDOM else MAX_TRAINING_JOBS
+    if tuning.max_jobs > limit:
+        out.append(
+            _error(
+                "015",
+                "tuning.max_jobs",
+                f"{tuning.max_jobs} training jobs; {tuning.strategy} allows {limit}",
+                f"set max_jobs <= {limit}",
+            )
+        )
+    if tuning.max_parallel_jobs > MAX_PARALLEL_JOBS:
+        out.append(
+            _error(
+                "015",
+                "tuning.max_parallel_jobs",
+                f"{tuning.max_parallel_jobs} parallel jobs; AWS allows at most {MAX_PARALLEL_JOBS} (default quota 10)",
+                "set max_parallel_jobs <= 10 unless the quota was raised",
+            )
+        )
+    if tuning.strategy != Strategy.GRID and tuning.max_parallel_jobs > tuning.max_jobs:
+        out.append(
+            _error(
+                "015",
+                "tuning.max_parallel_jobs",
+                f"max_parallel_jobs {tuning.max_parallel_jobs} exceeds max_jobs {tuning.max_jobs}",
+                "set max_parallel_jobs <= max_jobs",
+            )
+        )
+    cc = tuning.completion_criteria
+    if cc is not None and cc.max_jobs_not_improving is not None and cc.max_jobs_not_improving < 3:
+        out.append(
+            _error(
+                "016",
+                "tuning.completion_criteria.max_jobs_not_improving",
+                f"{cc.max_jobs_not_improving} is below the AWS minimum of 3",
+                "set max_jobs_not_improving >= 3",
+            )
+        )
+    return out
+
+
+def _warm_start_rules(tuning: TuningConfig) -> list[Finding]:
+    if not isinstance(tuning.warm_start, WarmStartConfig):
+        return []
+    out: list[Finding] = []
+    parents = tuning.warm_start.parents
+    if len(parents) > MAX_WARM_START_PARENTS:
+        out.append(
+            _error(
+                "011",
+                "tuning.warm_start.parents",
+                f"{len(parents)} warm-start parents; AWS allows {MAX_WARM_START_PARENTS}",
+                f"keep the {MAX_WARM_START_PARENTS} most relevant parents, or use warm_start: auto",
+            )
+        )
+    for i, name in enumerate(parents):
+        if len(name) > MAX_TUNING_JOB_NAME or not TUNING_JOB_NAME_RE.match(name):
+            out.append(
+                _error(
+                    "012",
+                    f"tuning.warm_start.parents.{i}",
+                    f"{name!r} is not a tuning job name (<= {MAX_TUNING_JOB_NAME} letters, digits, hyphens)",
+                    "name an existing tuning job",
+                )
+            )
+    return out
+
+
+def _objective_rules(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    metric = tuning.objective.metric or config.problem.objective_metric
+    if metric is not None and len(metric) > MAX_METRIC_NAME:
+        out.append(
+            _error(
+                "012", "tuning.objective.metric", f"metric name over {MAX_METRIC_NAME} characters", "shorten the name"
+            )
+        )
+    if metric is not None:
+        try:
+            resolve_objective(config)
+        except ConfigInvalid as exc:
+            out.append(_error("020", exc.field or "tuning.objective", str(exc), exc.fix or ""))
+    custom = config.algorithm.name in (AlgorithmName.SCRIPT, AlgorithmName.CONTAINER)
+    if custom and metric is not None and metric not in {m.name for m in config.algorithm.metric_definitions}:
+        out.append(
+            _error(
+                "017",
+                "algorithm.metric_definitions",
+                f"objective metric {metric!r} has no metric definition: a {config.algorithm.name} job's metrics "
+                "come only from regexes over its logs",
+                f"add {{name: {metric}, regex: ...}} to algorithm.metric_definitions, matching a line your "
+                "script prints every epoch",
+            )
+        )
+    direction = tuning.objective.direction or config.problem.objective_direction
+    inferred = infer_direction(metric) if metric else None
+    if direction is not None and inferred is not None and direction != inferred:
+        out.append(
+            _warning(
+                "009",
+                "tuning.objective.direction",
+                f"{direction} {metric}? metrics like it are usually to be {inferred.lower()}d",
+                f"check the direction; most likely {inferred}",
+            )
+        )
+    return out
+
+
+def _static_value_rules(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    for name, value in config.algorithm.hyperparameters.items():
+        if len(name) > MAX_NAME_LENGTH or len(str(value)) > MAX_HYPERPARAMETER_VALUE:
+            out.append(
+                _error(
+                    "012",
+                    f"algorithm.hyperparameters.{name[:40]}",
+                    f"names are at most {MAX_NAME_LENGTH} characters and values at most {MAX_HYPERPARAMETER_VALUE}",
+                    "shorten the name or value (pass large inputs as a data channel)",
+                )
+            )
+        if name in tuning.ranges:
+            out.append(
+                _warning(
+                    "010",
+                    f"algorithm.hyperparameters.{name}",
+                    f"{name} is tuned: its static value {value!r} is ignored",
+                    f"remove {name} from algorithm.hyperparameters or from tuning.ranges",
+                )
+            )
+    return out
+
+
+# --- advice -----------------------------------------------------------------------------------------
+def _too_many_ranges(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+    if len(tuning.ranges) <= MAX_ADVISED_RANGES:
+        return []
+    algorithm = str(config.algorithm.name)
+    ranking = IMPORTANCE.get(algorithm)
+    if ranking:
+        rank = {n: i for i, n in enumerate(ranking)}
+        ordered = sorted(tuning.ranges, key=lambda n: rank.get(n, len(ranking)))
+        least = ordered[MAX_ADVISED_RANGES:]
+        advice = (
+            f"for {algorithm}, {', '.join(ranking[:4])} matter most; consider fixing "
+            f"{', '.join(least)} in algorithm.hyperparameters"
+        )
+    else:
+        advice = "fix the hyperparameters you know least effect of in algorithm.hyperparameters"
+    return [
+        _warning(
+            "001",
+            "tuning.ranges",
+            f"{len(tuning.ranges)} tunable hyperparameters; a search over few (<= {MAX_ADVISED_RANGES}) converges "
+            "faster and is easier to understand",
+            advice,
+        )
+    ]
+
+
+def _range_advice(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+    out: list[Finding] = []
+    sensible = SENSIBLE_RANGES.get(str(config.algorithm.name), {})
+    for name, rng in tuning.ranges.items():
+        if isinstance(rng, CategoricalRange):
+            continue
+        low, high = _as_number(rng.min), _as_number(rng.max)
+        if low is None or high is None or low >= high:
+            continue
+        field = f"tuning.ranges.{name}"
+        if name in sensible:
+            s_low, s_high = sensible[name]
+            if low < s_low or high > s_high:
+                out.append(
+                    _warning(
+                        "002",
+                        field,
+                        f"[{rng.min}, {rng.max}] is wider than the sensible range [{s_low:g}, {s_high:g}] for "
+                        f"{config.algorithm.name} {name}",
+                        f"narrow it to within [{s_low:g}, {s_high:g}], or to the subrange known to do best",
+                    )
+                )
+        spans = low > 0 and high / low >= ORDERS_OF_MAGNITUDE_RATIO
+        if spans and rng.scaling in (Scaling.LINEAR, Scaling.AUTO):
+            out.append(
+                _warning(
+                    "003",
+                    f"{field}.scaling",
+                    f"[{rng.min}, {rng.max}] spans {math.log10(high / low):.0f} orders of magnitude on "
+                    f"{rng.scaling} scaling: a linear search puts nearly every job in the top decade",
+                    "set scaling: Logarithmic",
+                )
+            )
+        elif name.lower() in LOG_SCALED_NAMES and rng.scaling == Scaling.AUTO and isinstance(rng, ContinuousRange):
+            fix = (
+                "set scaling: Logarithmic"
+                if low > 0
+                else "raise min to a small positive value (e.g. 1e-3) and set scaling: Logarithmic"
+            )
+            out.append(
+                _warning(
+                    "004",
+                    f"{field}.scaling",
+                    f"{name} is usually log-scaled; on Auto, SageMaker first assumes linear and takes jobs to learn",
+                    fix,
+                )
+            )
+    return out
+
+
+def _parallel_advice(tuning: TuningConfig) -> list[Finding]:
+    if tuning.strategy != Strategy.BAYESIAN or tuning.max_parallel_jobs <= 1:
+        return []
+    rounds = tuning.max_jobs / tuning.max_parallel_jobs
+    if rounds >= MIN_SEQUENTIAL_ROUNDS:
+        return []
+    suggested = max(1, tuning.max_jobs // MIN_SEQUENTIAL_ROUNDS)
+    return [
+        _warning(
+            "005",
+            "tuning.max_parallel_jobs",
+            f"Bayesian search learns from finished jobs; {tuning.max_parallel_jobs} in parallel out of "
+            f"{tuning.max_jobs} leaves {rounds:.1f} rounds (fewer than {MIN_SEQUENTIAL_ROUNDS})",
+            f"set max_parallel_jobs to {suggested} (one job at a time gives the best result for the compute)",
+        )
+    ]
+
+
+def _distributed_advice(config: ProjectConfig) -> list[Finding]:
+    if config.resources.instance_count <= 1:
+        return []
+    return [
+        _warning(
+            "006",
+            "resources.instance_count",
+            f"training runs on {config.resources.instance_count} instances: tuning takes the objective as the "
+            "last value reported by any instance",
+            "make every instance report the objective over the whole validation set (or only one instance "
+            "report it), or tune on one instance",
+        )
+    ]
+
+
+def _early_stopping_advice(tuning: TuningConfig) -> list[Finding]:
+    if tuning.early_stopping != "Off" or tuning.strategy == Strategy.HYPERBAND:
+        return []
+    return [
+        _warning(
+            "007",
+            "tuning.early_stopping",
+            "early stopping is Off: jobs that are clearly worse than earlier ones run to the end",
+            "remove tuning.early_stopping (Auto by default); the algorithm must report the objective every epoch",
+        )
+    ]
+
+
+def _warm_start_advice(
+    config: ProjectConfig, tuning: TuningConfig, earlier_tuning_jobs: list[dict[str, Any]] | None
+) -> list[Finding]:
+    if not earlier_tuning_jobs or tuning.warm_start == "auto":
+        return []
+    if tuning.strategy in (Strategy.GRID, Strategy.HYPERBAND):
+        return []
+    try:
+        objective = resolve_objective(config)
+    except ConfigInvalid:
+        return []
+    named = set(tuning.explicit_parents())
+    if len(named) >= MAX_WARM_START_PARENTS:
+        return []
+    ours = set(config.algorithm.hyperparameters) | set(tuning.ranges)
+    candidates = []
+    for job in earlier_tuning_jobs:
+        name = job.get("HyperParameterTuningJobName", "")
+        cfg = job.get("HyperParameterTuningJobConfig") or {}
+        same_objective = (cfg.get("HyperParameterTuningJobObjective") or {}).get("MetricName") == objective.metric
+        completed = int((job.get("TrainingJobStatusCounters") or {}).get("Completed", 0)) > 0
+        terminal = job.get("HyperParameterTuningJobStatus") in TERMINAL_TUNING_STATUSES
+        if name not in named and same_objective and completed and terminal and ours <= job_hyperparameter_names(job):
+            candidates.append(name)
+    if not candidates:
+        return []
+    shown = candidates[: MAX_WARM_START_PARENTS - len(named)]
+    return [
+        _warning(
+            "008",
+            "tuning.warm_start",
+            f"{len(candidates)} earlier tuning job(s) with the same objective could warm-start this one: "
+            f"{', '.join(shown)}",
+            "set warm_start: auto (or list them as parents) so the search starts from what they learned",
+        )
+    ]
+
+
+def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, Any]] | None = None) -> list[Finding]:
+    """Every finding for the config's ``tuning:`` section, errors first (empty without tuning).
+
+    ``earlier_tuning_jobs`` are DescribeHyperParameterTuningJob responses of the project's earlier
+    tuning jobs; with them the linter also says which could warm-start this one.
+    """
+    tuning = config.tuning
+    if tuning is None:
+        return []
+    findings = [
+        *_count_limits(config, tuning),
+        *_ranges(tuning),
+        *_strategy_rules(tuning),
+        *_budget_rules(tuning),
+        *_warm_start_rules(tuning),
+        *_objective_rules(config, tuning),
+        *_static_value_rules(config, tuning),
+        *_too_many_ranges(config, tuning),
+        *_range_advice(config, tuning),
+        *_parallel_advice(tuning),
+        *_distributed_advice(config),
+        *_early_stopping_advice(tuning),
+        *_warm_start_advice(config, tuning, earlier_tuning_jobs),
+    ]
+    return sorted(findings, key=lambda f: (f.severity != "error", f.id, f.field))
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    """True when any finding is an error (the pipeline refuses to launch)."""
+    return any(f.severity == "error" for f in findings)

@@ -1,0 +1,227 @@
+"""The SageMaker Model Registry: one model package group per project, one package per successful run,
+approved automatically only when it beats the current Approved package (the champion) by the margin."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from trainops.aws import error_code, translate
+from trainops.config import ProjectConfig
+from trainops.errors import RegistryError
+from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
+from trainops.naming import model_package_group_name
+from trainops.training import BaseModel
+
+Approval = Literal["Approved", "PendingManualApproval"]
+META_PREFIX = "trainops:"
+
+
+@dataclass(frozen=True)
+class Champion:
+    arn: str
+    objective_metric: str | None
+    objective_value: float | None
+    model_data_url: str
+    image: str
+    num_round: int | None
+
+
+def ensure_group(project: str, sagemaker: Any, *, tags: list[dict[str, str]] | None = None) -> str:
+    name = model_package_group_name(project)
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+        return name
+    except ClientError as exc:
+        if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
+            raise translate(exc, "DescribeModelPackageGroup") from exc
+    try:
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=name,
+            ModelPackageGroupDescription=f"trainops models of project {project}",
+            Tags=tags or [],
+        )
+    except ClientError as exc:
+        # created concurrently by another run of the same project
+        if "already exists" not in str(exc) and error_code(exc) not in ("ResourceInUse", "ConflictException"):
+            raise RegistryError(f"cannot create model package group {name}: {exc}", field="registry") from exc
+    return name
+
+
+def current_champion(project: str, sagemaker: Any) -> Champion | None:
+    """The newest Approved package of the project, or None."""
+    name = model_package_group_name(project)
+    try:
+        resp = sagemaker.list_model_packages(
+            ModelPackageGroupName=name,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
+    except ClientError as exc:
+        if error_code(exc) in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise translate(exc, "ListModelPackages") from exc
+    summaries = resp.get("ModelPackageSummaryList", [])
+    if not summaries:
+        return None
+    desc = sagemaker.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
+    meta = desc.get("CustomerMetadataProperties", {}) or {}
+    container = desc["InferenceSpecification"]["Containers"][0]
+    value = meta.get(f"{META_PREFIX}objective-value")
+    rounds = meta.get(f"{META_PREFIX}num-round")
+    return Champion(
+        arn=desc["ModelPackageArn"],
+        objective_metric=meta.get(f"{META_PREFIX}objective-metric"),
+        objective_value=float(value) if value is not None else None,
+        model_data_url=container["ModelDataUrl"],
+        image=container["Image"],
+        num_round=int(rounds) if rounds else None,
+    )
+
+
+def base_model_from(champion: Champion) -> BaseModel:
+    return BaseModel(
+        package_arn=champion.arn,
+        model_data_url=champion.model_data_url,
+        image=champion.image,
+        num_round=champion.num_round,
+    )
+
+
+def decide_approval(
+    *,
+    metric: str,
+    direction: str,
+    value: float,
+    champion: Champion | None,
+    auto_approve_first: bool,
+    min_improvement: float,
+) -> tuple[Approval, str]:
+    """Approved when the new objective beats the champion by the margin; the reason says why either way."""
+    if champion is None:
+        if auto_approve_first:
+            return "Approved", f"first model of the project ({metric}={value:.6g}); auto-approval of the first is on"
+        return "PendingManualApproval", "first model of the project; registry.auto_approve_first is off"
+    if champion.objective_metric != metric or champion.objective_value is None:
+        return (
+            "PendingManualApproval",
+            f"the Approved model was judged on {champion.objective_metric}, not {metric}: review manually",
+        )
+    old = champion.objective_value
+    gain = value - old if direction == "Maximize" else old - value
+    verb = "higher" if direction == "Maximize" else "lower"
+    if gain > min_improvement or (min_improvement == 0.0 and gain > 0):
+        return (
+            "Approved",
+            f"{metric} {value:.6g} beats the Approved model's {old:.6g} by {gain:.6g} ({verb} is better; "
+            f"margin {min_improvement:g})",
+        )
+    return (
+        "PendingManualApproval",
+        f"{metric} {value:.6g} does not beat the Approved model's {old:.6g} by more than {min_improvement:g} "
+        f"({verb} is better)",
+    )
+
+
+def objective_value(job: JobResult, metric: str) -> float:
+    if metric not in job.final_metrics:
+        reported = ", ".join(sorted(job.final_metrics)) or "none"
+        raise RegistryError(
+            f"training job {job.job_name} did not report the objective metric {metric} (reported: {reported})",
+            field="problem.objective_metric",
+            fix="check the metric name, or the metric definition regex for script mode",
+        )
+    return job.final_metrics[metric]
+
+
+def register_model(
+    request: RunRequest,
+    config: ProjectConfig,
+    plan: TrainingPlan,
+    job: JobResult,
+    *,
+    sagemaker: Any,
+    s3: Any,
+    artifacts_bucket: str,
+    tags: list[dict[str, str]],
+    extra_metadata: dict[str, str] | None = None,
+) -> Registration:
+    group = ensure_group(request.project, sagemaker, tags=tags)
+    metric = plan.objective_metric
+    value = objective_value(job, metric)
+    champion = current_champion(request.project, sagemaker)
+    status, reason = decide_approval(
+        metric=metric,
+        direction=plan.objective_direction,
+        value=value,
+        champion=champion,
+        auto_approve_first=config.registry.auto_approve_first,
+        min_improvement=config.registry.min_improvement,
+    )
+    if job.model_artifact is None:
+        raise RegistryError(f"training job {job.job_name} has no model artifact", field="training")
+    metrics_key = f"runs/{request.project}/{request.run_id}/metrics.json"
+    metrics_doc = {
+        "objective": {"name": metric, "value": value, "direction": plan.objective_direction},
+        "final_metrics": job.final_metrics,
+        "training_job": job.job_name,
+    }
+    s3.put_object(
+        Bucket=artifacts_bucket, Key=metrics_key, Body=json.dumps(metrics_doc, indent=2).encode(),
+        ContentType="application/json",
+    )
+    metadata = {
+        "project": request.project,
+        "run-id": request.run_id,
+        "objective-metric": metric,
+        "objective-value": repr(value),
+        "objective-direction": plan.objective_direction,
+        "data": request.dataset.uri,
+        "config-hash": request.config_hash,
+        "training-job": job.job_name,
+        "algorithm": plan.algorithm,
+        "approval-reason": reason[:256],
+    }
+    if "num_round" in job.hyperparameters:
+        metadata["num-round"] = job.hyperparameters["num_round"]
+    if champion is not None:
+        metadata["champion"] = champion.arn
+    metadata.update(extra_metadata or {})
+    try:
+        resp = sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=f"run {request.run_id}: {metric}={value:.6g}"[:1024],
+            InferenceSpecification={
+                "Containers": [{"Image": job.image or plan.image, "ModelDataUrl": job.model_artifact}],
+                "SupportedContentTypes": [plan.content_type],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus=status,
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{artifacts_bucket}/{metrics_key}"}
+                }
+            },
+            MetadataProperties={"GeneratedBy": job.job_arn[:1024], "CommitId": request.config_hash},
+            CustomerMetadataProperties={f"{META_PREFIX}{k}": str(v)[:256] for k, v in metadata.items()},
+            Tags=tags,
+        )
+    except ClientError as exc:
+        raise translate(exc, "CreateModelPackage") from exc
+    return Registration(
+        model_package_group=group,
+        model_package_arn=resp["ModelPackageArn"],
+        approval_status=status,
+        reason=reason,
+        objective_metric=metric,
+        objective_value=value,
+        champion_arn=champion.arn if champion else None,
+        champion_value=champion.objective_value if champion else None,
+        model_artifact=job.model_artifact,
+        training_job=job.job_name,
+    )

@@ -1,0 +1,290 @@
+"""Normalise the three triggers (S3 upload via EventBridge, schedule, manual start) into one RunRequest.
+
+Key layout in the data bucket (documented in the README):
+- ``data/<project>/<file>``: a single-file dataset; a run starts on upload.
+- ``data/<project>/<dataset>/...`` then ``data/<project>/<dataset>/_READY``: a multi-file dataset; one run
+  starts when the marker is written. ``train/`` and ``validation/`` sub-folders mean "already split".
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trainops.aws import error_code, translate
+from trainops.config import ProjectConfig, default_config, load_config_text
+from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent
+from trainops.models import Dataset, RunRequest, Skip, Trigger
+from trainops.naming import check_project_name, run_id_for
+from trainops.types import split_s3_uri
+
+READY_MARKER = "_READY"
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+MAX_CONFIG_BYTES = 256 * 1024
+
+
+class ManualStart(BaseModel):
+    """The documented input of a manual start from the Step Functions console (see events/manual_*.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+    trigger: str = "manual"
+    project: str
+    data: str | None = Field(default=None, description="s3://<data bucket>/data/<project>/... ; default: latest")
+    run_id: str | None = None
+    config: str | None = Field(default=None, description="s3:// URI of a config; default config/<project>.yaml")
+
+
+class ScheduleStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trigger: str
+    project: str
+    scheduled_time: str | None = None
+
+
+def _parse_time(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def classify_key(key: str) -> tuple[str, Dataset | None, str | None]:
+    """(project, dataset-or-None, skip-reason). Raises InvalidEvent/InvalidProjectName on unusable keys."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != "data":
+        raise InvalidEvent(
+            f"object key {key!r} is not under data/<project>/", field="detail.object.key", fix="upload to data/<project>/"
+        )
+    project = check_project_name(parts[1], field="detail.object.key (project part)")
+    name = parts[-1]
+    if key.endswith("/"):
+        return project, None, f"{key} is a folder placeholder, not data"
+    if len(parts) == 3:
+        if name.startswith((".", "_")):
+            return project, None, f"{key} is a marker or hidden file, not a dataset"
+        return project, Dataset(bucket="", prefix=key, kind="file", uri="s3://placeholder/x"), None
+    if name == READY_MARKER:
+        prefix = posixpath.dirname(key) + "/"
+        return project, Dataset(bucket="", prefix=prefix, kind="prefix", uri="s3://placeholder/x"), None
+    return project, None, f"{key} is part of a multi-file dataset: the run starts when {READY_MARKER} is written"
+
+
+def _with_bucket(dataset: Dataset, bucket: str, version_id: str | None) -> Dataset:
+    return dataset.model_copy(
+        update={"bucket": bucket, "uri": f"s3://{bucket}/{dataset.prefix}", "version_id": version_id}
+    )
+
+
+def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
+    """Check the data exists and is not empty; detect train/ + validation/ parts."""
+    try:
+        if dataset.kind == "file":
+            kwargs: dict[str, Any] = {"Bucket": dataset.bucket, "Key": dataset.prefix}
+            if dataset.version_id:
+                kwargs["VersionId"] = dataset.version_id
+            head = s3.head_object(**kwargs)
+            if head.get("ContentLength", 0) == 0:
+                raise DatasetError(
+                    f"{dataset.uri} is empty (0 bytes)", field="dataset", fix="upload a file with a header-less CSV"
+                )
+            return dataset
+        objects = []
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=dataset.bucket, Prefix=dataset.prefix):
+            objects.extend(page.get("Contents", []))
+    except ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+            raise DatasetError(
+                f"{dataset.uri} no longer exists (overwritten or deleted before the run started)",
+                field="dataset",
+                fix="upload the data again",
+            ) from exc
+        raise translate(exc, "reading the dataset") from exc
+    data = [o for o in objects if not posixpath.basename(o["Key"]).startswith(("_", ".")) and o.get("Size", 0) > 0]
+    if not data:
+        raise DatasetError(
+            f"{dataset.uri} holds no data files (only markers or empty objects)",
+            field="dataset",
+            fix="upload the data files before the _READY marker",
+        )
+    rel = {o["Key"][len(dataset.prefix) :].split("/", 1)[0] for o in data}
+    return dataset.model_copy(update={"has_validation": {"train", "validation"} <= rel})
+
+
+def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:
+    """The newest single file or _READY-marked dataset of a project (for scheduled retraining)."""
+    best: tuple[datetime, str] | None = None
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"data/{project}/"):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            try:
+                _, dataset, skip = classify_key(key)
+            except InvalidEvent:
+                continue
+            if dataset is None or skip:
+                continue
+            if best is None or obj["LastModified"] > best[0]:
+                best = (obj["LastModified"], key)
+    if best is None:
+        return None
+    _, dataset, _ = classify_key(best[1])
+    assert dataset is not None
+    return _with_bucket(dataset, bucket, None)
+
+
+def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None = None) -> tuple[ProjectConfig, str]:
+    """(config, source). No config/<project>.yaml means defaults, inferred from the data, and says so."""
+    explicit = uri is not None
+    if uri is None:
+        uri = f"s3://{bucket}/config/{project}.yaml"
+    cfg_bucket, key = split_s3_uri(uri)
+    try:
+        obj = s3.get_object(Bucket=cfg_bucket, Key=key)
+        if obj.get("ContentLength", 0) > MAX_CONFIG_BYTES:
+            raise ConfigInvalid(f"{uri} is larger than 256 KiB", field="config", fix="trim the config")
+        text = obj["Body"].read()
+    except ClientError as exc:
+        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if explicit:
+                raise ConfigNotFound(f"{uri} does not exist", field="config", fix="upload it or leave 'config' out") from exc
+            return default_config(project), "defaults (no config/<project>.yaml; problem type and objective inferred)"
+        raise translate(exc, f"reading {uri}") from exc
+    return load_config_text(text, expected_project=project, source=uri), uri
+
+
+def normalize(
+    event: Any, *, execution: str, start_time: str | None, data_bucket: str, s3: Any
+) -> tuple[RunRequest | Skip, ProjectConfig | None]:
+    """Any trigger -> (RunRequest, config) or Skip. Raises typed errors for unusable input."""
+    if not isinstance(event, dict):
+        raise InvalidEvent("execution input must be a JSON object", field="(input)", fix="see events/manual_start.json")
+    if event.get("source") == "aws.s3" or "detail-type" in event:
+        return _from_s3_event(event, execution=execution, data_bucket=data_bucket, s3=s3)
+    if event.get("trigger") == "schedule":
+        return _from_schedule(event, execution=execution, data_bucket=data_bucket, s3=s3)
+    if "project" in event:
+        return _from_manual(event, execution=execution, start_time=start_time, data_bucket=data_bucket, s3=s3)
+    raise InvalidEvent(
+        "unrecognised execution input: expected an S3 'Object Created' event, a schedule, or a manual start",
+        field="(input)",
+        fix='start manually with {"project": "<name>"}; see events/manual_start.json',
+    )
+
+
+def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s3: Any) -> Any:
+    if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+        raise InvalidEvent(
+            f"foreign event: source={event.get('source')!r} detail-type={event.get('detail-type')!r}",
+            field="source",
+            fix="only S3 'Object Created' events start runs",
+        )
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name")
+    obj = detail.get("object") or {}
+    key = obj.get("key")
+    if not bucket or not isinstance(key, str) or not key:
+        raise InvalidEvent("S3 event without detail.bucket.name or detail.object.key", field="detail.object.key")
+    if bucket != data_bucket:
+        raise InvalidEvent(
+            f"event for bucket {bucket!r}, not this stack's data bucket", field="detail.bucket.name", fix="check rule"
+        )
+    # EventBridge carries the key as stored: it is NOT URL-decoded here (decoding would turn '+' into ' ').
+    project, dataset, skip = classify_key(key)
+    if dataset is None:
+        return Skip(reason=skip or "not a dataset"), None
+    version_id = obj.get("version-id")
+    if dataset.kind == "file" and obj.get("size") == 0:
+        raise DatasetError(f"s3://{bucket}/{key} is empty (0 bytes)", field="detail.object.size", fix="upload data")
+    dataset = inspect_dataset(_with_bucket(dataset, bucket, version_id if dataset.kind == "file" else None), s3)
+    identity = (bucket, key, version_id or obj.get("sequencer") or obj.get("etag") or "")
+    run_id = run_id_for(_parse_time(event.get("time")), *identity)
+    trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.get("sequencer")})
+    return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
+
+
+def _from_schedule(event: dict[str, Any], *, execution: str, data_bucket: str, s3: Any) -> Any:
+    try:
+        start = ScheduleStart.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEvent(f"schedule input invalid: {exc.errors()[0]['msg']}", field="(input)") from exc
+    project = check_project_name(start.project)
+    dataset = latest_dataset(data_bucket, project, s3)
+    if dataset is None:
+        return Skip(reason=f"scheduled retraining of {project}: no data under data/{project}/ yet"), None
+    dataset = inspect_dataset(dataset, s3)
+    stamp = _parse_time(start.scheduled_time)
+    run_id = run_id_for(stamp, "schedule", project, start.scheduled_time or execution)
+    trigger = Trigger(kind="schedule", detail={"scheduled_time": start.scheduled_time})
+    return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
+
+
+def _from_manual(
+    event: dict[str, Any], *, execution: str, start_time: str | None, data_bucket: str, s3: Any
+) -> Any:
+    try:
+        start = ManualStart.model_validate(event)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InvalidEvent(
+            f"manual start input invalid at {field}: {err['msg']}",
+            field=field,
+            fix='use {"project": "<name>", "data": "s3://.../data/<name>/file.csv"}',
+        ) from exc
+    project = check_project_name(start.project)
+    if start.run_id is not None and not RUN_ID_RE.match(start.run_id):
+        raise InvalidEvent(f"run_id {start.run_id!r} is not allowed", field="run_id", fix="letters, digits, hyphens")
+    if start.data:
+        try:
+            bucket, key = split_s3_uri(start.data)
+        except ValueError as exc:
+            raise InvalidEvent(str(exc), field="data", fix="give an s3:// URI") from exc
+        if bucket != data_bucket:
+            raise InvalidEvent(f"data must be in the data bucket {data_bucket}", field="data")
+        key_project, dataset, skip = classify_key(key if not key.endswith("/") else key + READY_MARKER)
+        if key_project != project:
+            raise InvalidEvent(f"data {start.data} is not under data/{project}/", field="data")
+        if dataset is None:
+            raise InvalidEvent(f"data {start.data}: {skip}", field="data")
+        dataset = inspect_dataset(_with_bucket(dataset, bucket, None), s3)
+    else:
+        found = latest_dataset(data_bucket, project, s3)
+        if found is None:
+            raise DatasetError(f"no data under s3://{data_bucket}/data/{project}/", field="data", fix="upload data")
+        dataset = inspect_dataset(found, s3)
+    run_id = start.run_id or run_id_for(_parse_time(start_time), "manual", execution)
+    trigger = Trigger(kind="manual", detail={"execution": execution})
+    return _request(run_id, project, trigger, dataset, execution, data_bucket, s3, config_uri=start.config)
+
+
+def _request(
+    run_id: str,
+    project: str,
+    trigger: Trigger,
+    dataset: Dataset,
+    execution: str,
+    data_bucket: str,
+    s3: Any,
+    *,
+    config_uri: str | None = None,
+) -> tuple[RunRequest, ProjectConfig]:
+    config, source = load_project_config(data_bucket, project, s3, uri=config_uri)
+    request = RunRequest(
+        run_id=run_id,
+        project=project,
+        trigger=trigger,
+        dataset=dataset,
+        config=config.model_dump(mode="json", exclude_none=True),
+        config_source=source,
+        config_hash=config.config_hash(),
+        execution=execution,
+    )
+    return request, config

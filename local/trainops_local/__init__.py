@@ -1,0 +1,1 @@
+"""trainops' local cloud and CLI (never shipped to Lambda)."""

@@ -1,0 +1,449 @@
+"""EventBridge delivery that moto 5.2.5 lacks: Lambda and Step Functions targets, schedules.
+
+moto matches events against rules but delivers only to SQS, CloudWatch Logs, archives, other buses and API
+destinations; a Step Functions target raises NotImplementedError (and on the S3 path that error is
+swallowed and stops delivery to later rules); InputTransformer is ignored for S3-sourced events; a
+schedule-only rule matches every event; disabled rules still fire; schedules never fire; every S3 PutObject
+also emits a spurious ``Object Tags Added`` event.
+
+:class:`EventDelivery` replaces ``moto.events.models.Rule.send_to_targets`` so that, for each matching,
+enabled rule, each target is delivered independently (a failing target never stops the others):
+
+* Lambda targets: an asynchronous ``Invoke`` (``InvocationType=Event``) through moto, i.e. the in-process
+  runner, from a small worker pool;
+* Step Functions targets: ``StartExecution`` with a generated unique name, from the worker pool;
+* every other target: moto's own delivery (with InputTransformer now honoured for S3 events too).
+
+The payload is the event in AWS's shape (ISO ``time``, no moto-internal fields) or the target's
+``Input`` / ``InputPath`` / ``InputTransformer`` result. :meth:`EventDelivery.fire_schedule_rule` and
+:meth:`EventDelivery.fire_schedule` fire EventBridge schedule rules and EventBridge Scheduler schedules on
+demand; :meth:`EventDelivery.wait_idle` waits for queued/in-flight deliveries.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+__all__ = ["DeliveryRecord", "EventDelivery", "render_input_transformer", "target_input"]
+
+LOG = logging.getLogger(__name__)
+
+_MOTO_INTERNAL_KEYS = ("ingestion-time",)
+
+
+@dataclass
+class DeliveryRecord:
+    """One delivery attempt of an event (or schedule firing) to one target."""
+
+    source: str  # rule ARN or schedule ARN
+    target_arn: str
+    target_id: str
+    payload: Any
+    result: str | None = None  # execution ARN, or "invoked"
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+def _iso_time(value: Any) -> str:
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, str) and value:
+        return value
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def aws_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as AWS delivers it to a target: ISO-8601 ``time``, no moto-internal fields."""
+    out = {k: v for k, v in copy.deepcopy(event).items() if k not in _MOTO_INTERNAL_KEYS}
+    out["time"] = _iso_time(out.get("time"))
+    return out
+
+
+def _jsonpath_first(expr: str, data: Any) -> Any:
+    from jsonpath_ng.ext import parse
+
+    matches = parse(expr).find(data)
+    return matches[0].value if matches else None
+
+
+def render_input_transformer(
+    transformer: dict[str, Any], event: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Any:
+    """Apply an EventBridge ``InputTransformer`` to ``event``.
+
+    Placeholders inside a JSON string literal receive the value's JSON-escaped text (no quotes); placeholders
+    outside strings receive the value as JSON (strings raw, as AWS does for plain-text templates). The
+    result is parsed as JSON when it is JSON, else returned as text.
+    """
+    values: dict[str, Any] = {}
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        values[name] = _jsonpath_first(path, event)
+    values.update(extra or {})
+    values.setdefault("aws.events.event", event)
+    values.setdefault("aws.events.event.json", event)
+    template: str = transformer.get("InputTemplate", "")
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "<":
+            end = template.find(">", i + 1)
+            name = template[i + 1 : end] if end != -1 else None
+            if name is not None and name in values:
+                value = values[name]
+                if in_string:
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    out.append(json.dumps(text)[1:-1])
+                elif isinstance(value, str):
+                    out.append(value)
+                else:
+                    out.append(json.dumps(value))
+                i = end + 1
+                continue
+        if ch == "\\" and in_string and i + 1 < len(template):
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        out.append(ch)
+        i += 1
+    rendered = "".join(out)
+    try:
+        return json.loads(rendered)
+    except ValueError:
+        return rendered
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any], rule_name: str = "", rule_arn: str = "") -> Any:
+    """The payload EventBridge sends to ``target`` for ``event`` (Input, InputPath, InputTransformer or event)."""
+    if target.get("Input") is not None:
+        try:
+            return json.loads(target["Input"])
+        except ValueError:
+            return target["Input"]
+    if target.get("InputPath"):
+        return _jsonpath_first(target["InputPath"], event)
+    if target.get("InputTransformer"):
+        extra = {"aws.events.rule-name": rule_name, "aws.events.rule-arn": rule_arn}
+        ingestion = event.get("time")
+        extra["aws.events.event.ingestion-time"] = ingestion
+        return render_input_transformer(target["InputTransformer"], event, extra)
+    return event
+
+
+class EventDelivery:
+    """Installs the EventBridge/S3 patches and delivers to Lambda and Step Functions targets."""
+
+    def __init__(self, max_workers: int = 4) -> None:
+        self._max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._originals: dict[str, Any] = {}
+        self._tagging_api = threading.local()
+        self.records: list[DeliveryRecord] = []
+
+    # -- install ----------------------------------------------------------------------------------------
+    def install(self) -> None:
+        """Patch moto's ``Rule.send_to_targets`` and S3 event emission; start the worker pool."""
+        if self._originals:
+            return
+        import moto.s3.notifications as s3n
+        from moto.events.models import Rule
+        from moto.s3.responses import S3Response
+
+        self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="eventbridge")
+        self._originals = {
+            "send_to_targets": Rule.__dict__["send_to_targets"],
+            "s3_send_event": s3n.send_event,
+            "s3_put_object_tagging": S3Response.__dict__["put_object_tagging"],
+        }
+        delivery = self
+        original_send = self._originals["send_to_targets"]
+
+        def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+            delivery._send_to_targets(rule, original_event, transform_input, original_send)
+
+        original_s3_send = self._originals["s3_send_event"]
+
+        def s3_send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+            # moto calls put_object_tagging (and so emits "Object Tags Added") on every PutObject, copy and
+            # multipart completion; AWS emits it only for the PutObjectTagging API.
+            if event_name == s3n.S3NotificationEvent.OBJECT_TAGGING_PUT_EVENT and not getattr(
+                delivery._tagging_api, "active", False
+            ):
+                return
+            original_s3_send(account_id, event_name, bucket, key)
+
+        original_tagging = self._originals["s3_put_object_tagging"]
+
+        def put_object_tagging(response: Any) -> Any:
+            delivery._tagging_api.active = True
+            try:
+                return original_tagging(response)
+            finally:
+                delivery._tagging_api.active = False
+
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        s3n.send_event = s3_send_event
+        S3Response.put_object_tagging = put_object_tagging  # type: ignore[method-assign]
+
+    def uninstall(self, wait: float = 5.0) -> None:
+        """Restore moto, after waiting up to ``wait`` seconds for in-flight deliveries."""
+        if not self._originals:
+            return
+        import moto.s3.notifications as s3n
+        from moto.events.models import Rule
+        from moto.s3.responses import S3Response
+
+        try:
+            self.wait_idle(wait)
+        except TimeoutError:
+            LOG.warning("EventBridge deliveries still in flight at shutdown")
+        Rule.send_to_targets = self._originals["send_to_targets"]  # type: ignore[method-assign]
+        s3n.send_event = self._originals["s3_send_event"]
+        S3Response.put_object_tagging = self._originals["s3_put_object_tagging"]  # type: ignore[method-assign]
+        self._originals = {}
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # -- matching and fan-out ---------------------------------------------------------------------------
+    @staticmethod
+    def rule_matches(rule: Any, event: dict[str, Any]) -> bool:
+        """AWS matching: enabled rules only; a schedule-only rule (no pattern) matches no event."""
+        if rule.state != "ENABLED":
+            return False
+        if not rule.event_pattern.get_pattern():
+            return False
+        return bool(rule.event_pattern.matches_event(event))
+
+    def _send_to_targets(
+        self, rule: Any, original_event: Any, transform_input: bool, original_send: Callable[..., None]
+    ) -> None:
+        try:
+            if not self.rule_matches(rule, original_event):
+                return
+        except Exception:
+            LOG.exception("EventBridge rule %s: pattern evaluation failed", rule.name)
+            return
+        self._deliver_to_targets(rule, rule.targets, original_event, transform_input, original_send)
+
+    def _deliver_to_targets(
+        self,
+        rule: Any,
+        targets: list[dict[str, Any]],
+        original_event: dict[str, Any],
+        transform_input: bool,
+        original_send: Callable[..., None] | None,
+    ) -> list[DeliveryRecord]:
+        records: list[DeliveryRecord] = []
+        for target in list(targets):
+            arn: str = target.get("Arn", "")
+            service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+            try:
+                if service in ("lambda", "states"):
+                    event = aws_event(original_event)
+                    payload = target_input(target, event, rule.name, rule.arn)
+                    record = DeliveryRecord(rule.arn, arn, target.get("Id", ""), payload)
+                    records.append(record)
+                    self._submit(record, rule.region_name)
+                else:
+                    if original_send is None:
+                        raise NotImplementedError(f"delivery to {arn} is not supported by fire_schedule_rule")
+                    single = copy.copy(rule)
+                    single.targets = [target]
+                    event = dict(original_event)
+                    event.setdefault("ingestion-time", event.get("time"))
+                    single_transform = transform_input or bool(target.get("InputTransformer"))
+                    if single_transform and not isinstance(event.get("ingestion-time"), int | float):
+                        event["ingestion-time"] = dt.datetime.now(dt.UTC).timestamp()
+                    original_send(single, event, single_transform)
+            except Exception as exc:
+                LOG.exception("EventBridge rule %s: delivery to %s failed", rule.name, arn)
+                failed = DeliveryRecord(rule.arn, arn, target.get("Id", ""), None, error=f"{type(exc).__name__}: {exc}")
+                failed.done.set()
+                self.records.append(failed)
+                records.append(failed)
+        return records
+
+    # -- the worker pool ---------------------------------------------------------------------------------
+    def _submit(self, record: DeliveryRecord, region: str) -> None:
+        if self._pool is None:
+            raise RuntimeError("EventDelivery is not installed")
+        with self._cond:
+            self._pending += 1
+        self.records.append(record)
+        try:
+            self._pool.submit(self._run, record, region)
+        except Exception:
+            with self._cond:
+                self._pending -= 1
+                self._cond.notify_all()
+            raise
+
+    def _run(self, record: DeliveryRecord, region: str) -> None:
+        try:
+            record.result = self.deliver(record.target_arn, record.payload, region)
+        except Exception as exc:
+            LOG.warning("EventBridge delivery to %s failed: %s", record.target_arn, exc)
+            record.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            record.done.set()
+            with self._cond:
+                self._pending -= 1
+                self._cond.notify_all()
+
+    @staticmethod
+    def deliver(target_arn: str, payload: Any, region: str, name_prefix: str = "") -> str:
+        """Deliver ``payload`` to a Lambda (async invoke) or Step Functions (StartExecution) target, now.
+
+        Returns the execution ARN (Step Functions) or ``"invoked"`` (Lambda); raises on failure.
+        """
+        service = target_arn.split(":")[2]
+        region = target_arn.split(":")[3] or region
+        if service == "states":
+            sfn = boto3.client("stepfunctions", region_name=region)
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            if isinstance(payload, str):
+                try:
+                    json.loads(payload)
+                except ValueError:
+                    body = json.dumps(payload)
+            name = f"{name_prefix}{uuid.uuid4()}"[:80]
+            resp = sfn.start_execution(stateMachineArn=target_arn, name=name, input=body)
+            return str(resp["executionArn"])
+        if service == "lambda":
+            lam = boto3.client("lambda", region_name=region)
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            resp = lam.invoke(FunctionName=target_arn, InvocationType="Event", Payload=data)
+            if resp.get("FunctionError"):
+                body = resp["Payload"].read().decode("utf-8", "replace")
+                raise RuntimeError(f"{resp['FunctionError']} function error: {body}")
+            return "invoked"
+        raise NotImplementedError(f"target type {service!r} ({target_arn}) is not delivered locally")
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until no delivery is queued or in flight; ``TimeoutError`` after ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._pending == 0, timeout=timeout):
+                raise TimeoutError(f"{self._pending} EventBridge deliveries still in flight after {timeout}s")
+
+    @property
+    def pending(self) -> int:
+        """Deliveries queued or in flight."""
+        return self._pending
+
+    def errors(self) -> list[DeliveryRecord]:
+        """Failed deliveries so far."""
+        return [r for r in self.records if r.error]
+
+    # -- schedules -------------------------------------------------------------------------------------
+    def fire_schedule_rule(
+        self,
+        rule_name: str,
+        event_bus_name: str = "default",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+    ) -> list[DeliveryRecord]:
+        """Fire an EventBridge schedule rule once: a ``Scheduled Event`` to each of its targets.
+
+        Lambda/Step Functions deliveries are queued (use :meth:`wait_idle`); others are delivered inline.
+        """
+        from moto.events.models import events_backends
+
+        backend = events_backends[account_id][region]
+        rule = backend.describe_rule(rule_name, event_bus_name)
+        if not rule.scheduled_expression:
+            raise ValueError(f"rule {rule_name!r} has no ScheduleExpression")
+        if rule.state != "ENABLED":
+            return []
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": account_id,
+            "time": dt.datetime.now(dt.UTC).timestamp(),
+            "region": region,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+        original = self._originals.get("send_to_targets")
+        return self._deliver_to_targets(rule, rule.targets, event, True, original)
+
+    def fire_schedule(
+        self,
+        name: str,
+        group: str = "default",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        scheduled_time: dt.datetime | None = None,
+    ) -> DeliveryRecord:
+        """Fire an EventBridge Scheduler schedule once, synchronously, and return the delivery record.
+
+        The target's ``Input`` has the context attributes ``<aws.scheduler.scheduled-time>``,
+        ``<aws.scheduler.execution-id>``, ``<aws.scheduler.attempt-number>`` and
+        ``<aws.scheduler.schedule-arn>`` resolved. Supported targets: Step Functions state machines and
+        Lambda functions (templated targets), and the universal ``aws-sdk:sfn:startExecution`` target.
+        """
+        from moto.scheduler.models import scheduler_backends
+
+        schedule = scheduler_backends[account_id][region].get_schedule(group, name)
+        target = dict(schedule.target)
+        when = (scheduled_time or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        context = {
+            "aws.scheduler.scheduled-time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws.scheduler.execution-id": str(uuid.uuid4()),
+            "aws.scheduler.attempt-number": "1",
+            "aws.scheduler.schedule-arn": schedule.arn,
+        }
+        raw_input: str = target.get("Input") or "{}"
+        for key, value in context.items():
+            raw_input = raw_input.replace(f"<{key}>", json.dumps(value)[1:-1])
+        arn: str = target["Arn"]
+        record = DeliveryRecord(schedule.arn, arn, name, raw_input)
+        self.records.append(record)
+        try:
+            if schedule.state != "ENABLED":
+                raise RuntimeError(f"schedule {group}/{name} is {schedule.state}")
+            if arn.endswith(":aws-sdk:sfn:startExecution"):
+                params = json.loads(raw_input)
+                sfn = boto3.client("stepfunctions", region_name=region)
+                params.setdefault("Name", str(uuid.uuid4()))
+                resp = sfn.start_execution(
+                    stateMachineArn=params["StateMachineArn"], name=params["Name"], input=params.get("Input", "{}")
+                )
+                record.result = str(resp["executionArn"])
+            else:
+                record.payload = _maybe_json(raw_input)
+                record.result = self.deliver(arn, raw_input, region)
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+            record.done.set()
+            raise
+        record.done.set()
+        return record
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

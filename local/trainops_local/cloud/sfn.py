@@ -1,0 +1,53 @@
+"""Two small fixes to moto 5.2.5's Step Functions API layer.
+
+* ``SendTaskFailure`` drops ``cause``: the response handler reads only ``error``; the executing backend
+  accepts ``cause``, so the patched handler passes it on (the workflow's Catch then sees the real cause,
+  e.g. a training job's ``FailureReason``).
+* ``StartExecution`` without ``name`` builds the ARN ``...:None`` and a second unnamed start collides; AWS
+  generates a UUID. The patched handler does the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+__all__ = ["install", "uninstall"]
+
+_originals: dict[str, Any] = {}
+
+
+def install() -> None:
+    """Patch ``StepFunctionResponse.send_task_failure`` and ``start_execution`` (idempotent)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if _originals:
+        return
+    _originals["send_task_failure"] = StepFunctionResponse.__dict__["send_task_failure"]
+    _originals["start_execution"] = StepFunctionsParserBackend.__dict__["start_execution"]
+    original_start = _originals["start_execution"]
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Restore moto's handlers."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if not _originals:
+        return
+    StepFunctionResponse.send_task_failure = _originals.pop("send_task_failure")  # type: ignore[method-assign]
+    StepFunctionsParserBackend.start_execution = _originals.pop("start_execution")  # type: ignore[method-assign]

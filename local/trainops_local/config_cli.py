@@ -1,0 +1,99 @@
+"""``trainops config validate FILE [--strict] [--json]``: lint a project config before it is uploaded.
+
+Exit codes: 0 clean (or warnings only without ``--strict``), 1 warnings only under ``--strict``,
+2 on any error (including a config that does not parse).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from trainops.config import load_config_text
+from trainops.errors import ConfigInvalid
+from trainops.lint import Finding, lint_config
+
+EXIT_CLEAN = 0
+EXIT_WARNINGS = 1
+EXIT_ERRORS = 2
+
+
+def _parse_finding(exc: ConfigInvalid) -> Finding:
+    """A config that does not parse becomes one error finding (id CONF-E001 is outside the TUNE rules)."""
+    return Finding.model_construct(
+        id="CONF-E001",
+        severity="error",
+        field=exc.field or "(root)",
+        message=str(exc),
+        fix=exc.fix or "fix the config",
+    )
+
+
+def collect_findings(path: str) -> list[Finding]:
+    """Parse and lint the config at ``path`` (a parse failure is reported as a finding)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        return [
+            Finding.model_construct(
+                id="CONF-E000", severity="error", field="(file)", message=str(exc), fix="pass a readable YAML file"
+            )
+        ]
+    try:
+        config = load_config_text(text, source=path)
+    except ConfigInvalid as exc:
+        return [_parse_finding(exc)]
+    return lint_config(config)
+
+
+def exit_code(findings: list[Finding], *, strict: bool) -> int:
+    """2 on errors, 1 on warnings under strict, else 0."""
+    if any(f.severity == "error" for f in findings):
+        return EXIT_ERRORS
+    if strict and findings:
+        return EXIT_WARNINGS
+    return EXIT_CLEAN
+
+
+def _print_plain(path: str, findings: list[Finding], out: TextIO) -> None:
+    if not findings:
+        print(f"{path}: no findings", file=out)
+        return
+    for f in findings:
+        print(f"{path}: {f.severity.upper()} {f.id} [{f.field}] {f.message}", file=out)
+        print(f"    fix: {f.fix}", file=out)
+    errors = sum(f.severity == "error" for f in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)", file=out)
+
+
+def _print_rich(path: str, findings: list[Finding], out: TextIO) -> bool:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a dev dependency; plain text is enough
+        return False
+    console = Console(file=out)
+    if not findings:
+        console.print(f"[green]{path}: no findings[/green]")
+        return True
+    table = Table(title=path, show_lines=True)
+    for column in ("id", "severity", "field", "message", "fix"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        table.add_row(f.id, f"[{colour}]{f.severity}[/{colour}]", f.field, f.message, f.fix)
+    console.print(table)
+    return True
+
+
+def validate_command(path: str, *, strict: bool, as_json: bool, out: TextIO | None = None) -> int:
+    """Print the findings for the config at ``path`` and return the exit code."""
+    stream = out or sys.stdout
+    findings = collect_findings(path)
+    if as_json:
+        print(json.dumps([f.model_dump(mode="json") for f in findings], indent=2), file=stream)
+    elif not (stream.isatty() and _print_rich(path, findings, stream)):
+        _print_plain(path, findings, stream)
+    return exit_code(findings, strict=strict)

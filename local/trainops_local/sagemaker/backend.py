@@ -1,0 +1,684 @@
+"""The moto adapter: makes moto 5.2.5's SageMaker training and processing jobs real.
+
+``install(root)`` patches moto's SageMaker backend (and adds the missing StopTrainingJob action) so that,
+inside ``mock_aws()``, CreateTrainingJob / CreateProcessingJob run the local engines in background threads,
+Describe* report real statuses, metrics and artifacts, and EventBridge receives the SageMaker state-change
+events. Every moto behaviour relied on here is pinned by ``tests/local/test_training_moto_pins.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult, EmptyResult
+from moto.sagemaker import models as sm_models
+from moto.sagemaker import responses as sm_responses
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.utils import arn_formatter
+
+from trainops_local.sagemaker.engine import run_training_job
+from trainops_local.sagemaker.processing import run_processing_job
+from trainops_local.sagemaker.types import (
+    MetricCallback,
+    MetricPoint,
+    ProcessingOutcome,
+    StatusChange,
+    StopCheck,
+    TrainingOutcome,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+Backend = sm_models.SageMakerModelBackend
+ClientFactory = Callable[[str], Any]
+
+TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
+PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
+AUTOPILOT_MESSAGE = "Autopilot is not available locally: trainops' local cloud cannot run AutoML jobs; run on AWS"
+METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+# CreateTrainingJob request member -> moto backend keyword.
+_TRAINING_KWARGS = {
+    "training_job_name": "TrainingJobName",
+    "hyper_parameters": "HyperParameters",
+    "algorithm_specification": "AlgorithmSpecification",
+    "role_arn": "RoleArn",
+    "input_data_config": "InputDataConfig",
+    "output_data_config": "OutputDataConfig",
+    "resource_config": "ResourceConfig",
+    "vpc_config": "VpcConfig",
+    "stopping_condition": "StoppingCondition",
+    "tags": "Tags",
+    "enable_network_isolation": "EnableNetworkIsolation",
+    "enable_inter_container_traffic_encryption": "EnableInterContainerTrafficEncryption",
+    "enable_managed_spot_training": "EnableManagedSpotTraining",
+    "checkpoint_config": "CheckpointConfig",
+    "debug_hook_config": "DebugHookConfig",
+    "debug_rule_configurations": "DebugRuleConfigurations",
+    "tensor_board_output_config": "TensorBoardOutputConfig",
+    "experiment_config": "ExperimentConfig",
+}
+_PROCESSING_KWARGS = {
+    "app_specification": "AppSpecification",
+    "experiment_config": "ExperimentConfig",
+    "network_config": "NetworkConfig",
+    "processing_inputs": "ProcessingInputs",
+    "processing_job_name": "ProcessingJobName",
+    "processing_output_config": "ProcessingOutputConfig",
+    "role_arn": "RoleArn",
+    "tags": "Tags",
+    "stopping_condition": "StoppingCondition",
+}
+_BOOL_KWARGS = {
+    "enable_network_isolation",
+    "enable_inter_container_traffic_encryption",
+    "enable_managed_spot_training",
+}
+
+
+def _request_from_kwargs(mapping: dict[str, str], kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {mapping[k]: v for k, v in kwargs.items() if k in mapping and v is not None}
+
+
+def _kwargs_from_request(mapping: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
+    out = {k: copy.deepcopy(request.get(member)) for k, member in mapping.items()}
+    for k in _BOOL_KWARGS & out.keys():
+        out[k] = bool(out[k])
+    return out
+
+
+def to_event_json(value: Any) -> Any:
+    """A Describe* response as EventBridge carries it: datetimes become epoch milliseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: to_event_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_event_json(v) for v in value]
+    return value
+
+
+@dataclass
+class JobHandle:
+    """A local job running (or queued) in the background."""
+
+    name: str
+    arn: str
+    kind: str  # training | processing
+    record: Any  # moto's FakeTrainingJob / FakeProcessingJob
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: TrainingOutcome | ProcessingOutcome | None = None
+    future: Future[None] | None = None
+
+    @property
+    def status(self) -> str:
+        """The job's current TrainingJobStatus / ProcessingJobStatus."""
+        attr = "training_job_status" if self.kind == "training" else "processing_job_status"
+        return str(getattr(self.record, attr))
+
+    def wait(self, timeout: float) -> TrainingOutcome | ProcessingOutcome:
+        """Block until the job ends; raises TimeoutError after ``timeout`` seconds."""
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"{self.kind} job {self.name} still {self.status} after {timeout} s")
+        assert self.outcome is not None
+        return self.outcome
+
+    def stop(self) -> None:
+        """Ask the job to stop (as StopTrainingJob / StopProcessingJob do)."""
+        self.stop_event.set()
+
+
+class _Telemetry:
+    """Best-effort CloudWatch metrics and logs of one job, batched."""
+
+    def __init__(self, clients: ClientFactory, job: str, group: str, with_metrics: bool) -> None:
+        self.clients = clients
+        self.job = job
+        self.group = group
+        self.stream = f"{job}/algo-1-{int(time.time())}"
+        self.with_metrics = with_metrics
+        self.lines: list[dict[str, Any]] = []
+        self.points: list[MetricPoint] = []
+        self.lock = threading.Lock()
+        self.ready = False
+        self.last_flush = time.monotonic()
+
+    def log(self, line: str) -> None:
+        with self.lock:
+            self.lines.append({"timestamp": int(time.time() * 1000), "message": line or " "})
+        self._maybe_flush()
+
+    def metric(self, point: MetricPoint) -> None:
+        if self.with_metrics:
+            with self.lock:
+                self.points.append(point)
+            self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if len(self.lines) + len(self.points) >= 200 or time.monotonic() - self.last_flush > 1.0:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            lines, self.lines = self.lines, []
+            points, self.points = self.points, []
+            self.last_flush = time.monotonic()
+        try:
+            if lines:
+                self._put_logs(lines)
+            for i in range(0, len(points), 500):
+                self.clients("cloudwatch").put_metric_data(
+                    Namespace=METRICS_NAMESPACE,
+                    MetricData=[
+                        {
+                            "MetricName": p.name,
+                            "Dimensions": [{"Name": "Host", "Value": f"{self.job}/algo-1"}],
+                            "Timestamp": p.timestamp,
+                            "Value": p.value,
+                        }
+                        for p in points[i : i + 500]
+                    ],
+                )
+        except Exception as exc:  # best effort: telemetry never fails a job
+            log.debug("telemetry for %s not written: %s", self.job, exc)
+
+    def _put_logs(self, lines: list[dict[str, Any]]) -> None:
+        logs = self.clients("logs")
+        if not self.ready:
+            with contextlib.suppress(ClientError):
+                logs.create_log_group(logGroupName=self.group)
+            with contextlib.suppress(ClientError):
+                logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+            self.ready = True
+        for i in range(0, len(lines), 1000):
+            logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=lines[i : i + 1000])
+
+
+class LocalSageMaker:
+    """The installed local SageMaker: job registry, worker pool, event emitter."""
+
+    def __init__(
+        self, root: Path, *, max_workers: int, region: str | None, client_factory: ClientFactory | None
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.region = region or boto3.session.Session().region_name or "us-east-1"
+        self.account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+        self._client_factory = client_factory
+        self._clients: dict[tuple[int, str], Any] = {}
+        self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-sagemaker")
+        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sagemaker-events")
+        self._lock = threading.Lock()
+        self.handles: dict[tuple[str, str, str, str], JobHandle] = {}
+
+    # -- clients and events ------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        """A boto3 client for this thread (clients are not shared across threads)."""
+        key = (threading.get_ident(), service)
+        if key not in self._clients:
+            factory = self._client_factory or (lambda s: boto3.client(s, region_name=self.region))
+            self._clients[key] = factory(service)
+        return self._clients[key]
+
+    def _emit(self, detail_type: str, describe: dict[str, Any], arn: str) -> None:
+        """Queue a state-change event (snapshot taken now; delivered in order by one thread)."""
+        detail = json.dumps(to_event_json(describe), default=str)
+
+        def send() -> None:
+            try:
+                self.client("events").put_events(
+                    Entries=[
+                        {
+                            "Source": "aws.sagemaker",
+                            "DetailType": detail_type,
+                            "Detail": detail,
+                            "Resources": [arn],
+                        }
+                    ]
+                )
+            except Exception:
+                log.exception("could not emit %s for %s", detail_type, arn)
+
+        self._events.submit(send)
+
+    # -- training ----------------------------------------------------------------------------------
+    def backend(self) -> Backend:
+        """moto's SageMaker backend for the default account and the install region."""
+        return sm_models.sagemaker_backends[self.account][self.region]
+
+    def submit_training(
+        self,
+        backend: Backend,
+        request: dict[str, Any],
+        *,
+        tuning_job_arn: str | None = None,
+        on_metric: MetricCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> JobHandle:
+        """Create moto's record of a training job (InProgress) and run it in the background."""
+        request = copy.deepcopy(request)
+        name = request["TrainingJobName"]
+        if name in backend.training_jobs:
+            arn = backend.training_jobs[name].arn
+            raise ResourceInUseException(f"Training job names must be unique within an AWS account and region, "
+                                         f"and a training job with this name already exists ({arn})")
+        record = _ORIGINALS["create_training_job"](backend, **_kwargs_from_request(_TRAINING_KWARGS, request))
+        _reset_training_record(record, request, tuning_job_arn)
+        request["TrainingJobArn"] = record.arn
+        handle = JobHandle(name=name, arn=record.arn, kind="training", record=record)
+        with self._lock:
+            self.handles[(backend.account_id, backend.region_name, "training", name)] = handle
+        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
+        handle.future = self._workers.submit(
+            self._run_training, backend, handle, request, on_metric, should_stop
+        )
+        return handle
+
+    def _run_training(
+        self,
+        backend: Backend,
+        handle: JobHandle,
+        request: dict[str, Any],
+        on_metric: MetricCallback | None,
+        should_stop: StopCheck | None,
+    ) -> None:
+        record = handle.record
+        telemetry = _Telemetry(self.client, handle.name, LOG_GROUP, with_metrics=True)
+        workdir = self.root / "training" / f"{handle.name}-{uuid.uuid4().hex[:8]}"
+
+        def status(change: StatusChange) -> None:
+            if change.secondary_status in TERMINAL | {"MaxRuntimeExceeded"}:
+                return  # applied with the outcome
+            if record.training_job_status == "InProgress":
+                record.secondary_status = change.secondary_status
+            record.secondary_status_transitions = [t.to_api() for t in change.transitions]
+            if change.secondary_status == "Downloading" and record.training_start_time is None:
+                record.training_start_time = change.transitions[-1].start_time
+            record.last_modified_time = utcnow()
+
+        final: dict[str, MetricPoint] = {}
+
+        def metric(point: MetricPoint) -> None:
+            final[point.name] = point
+            record.final_metric_data_list = [
+                {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp} for p in final.values()
+            ]
+            telemetry.metric(point)
+            if on_metric is not None:
+                on_metric(point)
+
+        def stop() -> bool:
+            return handle.stop_event.is_set() or bool(should_stop and should_stop())
+
+        try:
+            outcome = run_training_job(
+                request,
+                s3=self.client("s3"),
+                workdir=workdir,
+                on_status=status,
+                on_metric=metric,
+                should_stop=stop,
+                on_log=telemetry.log,
+            )
+        except Exception as exc:  # the engine does not raise; belt and braces
+            log.exception("local training job %s crashed", handle.name)
+            now = utcnow()
+            outcome = TrainingOutcome("Failed", "Failed", f"InternalServerError: {exc}", [], {}, [], None, None,
+                                      now, now, 0)
+        finally:
+            telemetry.flush()
+        _apply_training_outcome(record, outcome)
+        handle.outcome = outcome
+        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(handle.name), handle.arn)
+        handle.done.set()
+
+    def stop_training(self, backend: Backend, name: str) -> None:
+        """StopTrainingJob: Stopping now, Stopped once the engine has stopped."""
+        record = backend.training_jobs.get(name)
+        if record is None:
+            arn = sm_models.FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f"Could not find training job '{arn}'.")
+        if record.training_job_status != "InProgress":
+            raise ValidationError(
+                message=f"The request was rejected because the training job is in status {record.training_job_status}."
+            )
+        handle = self.handles.get((backend.account_id, backend.region_name, "training", name))
+        record.training_job_status = "Stopping"
+        record.secondary_status = "Stopping"
+        record.last_modified_time = utcnow()
+        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
+        if handle is not None:
+            handle.stop()
+
+    # -- processing --------------------------------------------------------------------------------
+    def submit_processing(self, backend: Backend, request: dict[str, Any]) -> JobHandle:
+        """Create moto's record of a processing job (InProgress) and run it in the background."""
+        request = copy.deepcopy(request)
+        name = request["ProcessingJobName"]
+        if name in backend.processing_jobs:
+            raise ResourceInUseException(f"Processing job {name} already exists")
+        record = _ORIGINALS["create_processing_job"](backend, **_kwargs_from_request(_PROCESSING_KWARGS, request))
+        record.processing_job_status = "InProgress"
+        record.processing_end_time = None
+        record.processing_start_time = None
+        record.failure_reason = None
+        record.exit_message = None
+        record.environment = request.get("Environment")
+        handle = JobHandle(name=name, arn=record.arn, kind="processing", record=record)
+        with self._lock:
+            self.handles[(backend.account_id, backend.region_name, "processing", name)] = handle
+        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
+        handle.future = self._workers.submit(self._run_processing, backend, handle, request)
+        return handle
+
+    def _run_processing(self, backend: Backend, handle: JobHandle, request: dict[str, Any]) -> None:
+        record = handle.record
+        telemetry = _Telemetry(self.client, handle.name, PROCESSING_LOG_GROUP, with_metrics=False)
+
+        def status(change: StatusChange) -> None:
+            if change.secondary_status == "Starting":
+                record.processing_start_time = change.transitions[-1].start_time
+            record.last_modified_time = utcnow()
+
+        try:
+            outcome = run_processing_job(
+                request,
+                s3=self.client("s3"),
+                workdir=self.root / "processing" / f"{handle.name}-{uuid.uuid4().hex[:8]}",
+                on_status=status,
+                should_stop=handle.stop_event.is_set,
+                on_log=telemetry.log,
+            )
+        except Exception as exc:
+            log.exception("local processing job %s crashed", handle.name)
+            now = utcnow()
+            outcome = ProcessingOutcome("Failed", f"InternalServerError: {exc}", None, now, now)
+        finally:
+            telemetry.flush()
+        record.processing_job_status = outcome.status
+        record.failure_reason = outcome.failure_reason
+        record.exit_message = outcome.exit_message
+        record.processing_start_time = record.processing_start_time or outcome.start_time
+        record.processing_end_time = outcome.end_time
+        record.last_modified_time = outcome.end_time
+        handle.outcome = outcome
+        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(handle.name), handle.arn)
+        handle.done.set()
+
+    def stop_processing(self, backend: Backend, name: str) -> None:
+        """StopProcessingJob: Stopping now, Stopped once the engine has stopped."""
+        record = backend.processing_jobs.get(name)
+        if record is None:
+            arn = sm_models.FakeProcessingJob.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f"Could not find processing job '{arn}'.")
+        if record.processing_job_status != "InProgress":
+            raise ValidationError(
+                message=f"The request was rejected because the processing job is in status "
+                f"{record.processing_job_status}."
+            )
+        record.processing_job_status = "Stopping"
+        record.last_modified_time = utcnow()
+        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
+        handle = self.handles.get((backend.account_id, backend.region_name, "processing", name))
+        if handle is not None:
+            handle.stop()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every job has ended and every event was sent; False on timeout."""
+        deadline = time.monotonic() + timeout
+        for handle in list(self.handles.values()):
+            if not handle.done.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        marker = self._events.submit(lambda: None)
+        try:
+            marker.result(timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return False
+        return True
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Stop every running or queued job and wait for them (up to ``timeout``); False on timeout."""
+        for handle in list(self.handles.values()):
+            handle.stop()
+        return self.wait_idle(timeout)
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """``shutdown()``, then end the worker and event threads."""
+        idle = self.shutdown(timeout)
+        self._workers.shutdown(wait=idle, cancel_futures=True)
+        self._events.shutdown(wait=idle, cancel_futures=not idle)
+        return idle
+
+
+def _reset_training_record(record: Any, request: dict[str, Any], tuning_job_arn: str | None) -> None:
+    """Undo moto's instant completion: InProgress, no fake metrics, MetricDefinitions as sent."""
+    now = utcnow()
+    record.algorithm_specification = copy.deepcopy(request.get("AlgorithmSpecification") or {})
+    record.training_job_status = "InProgress"
+    record.secondary_status = "Starting"
+    record.secondary_status_transitions = [
+        {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}
+    ]
+    record.final_metric_data_list = None
+    record.model_artifacts = None
+    record.training_start_time = None
+    record.training_end_time = None
+    record.failure_reason = None
+    record.training_time_in_seconds = None
+    record.billable_time_in_seconds = None
+    record.environment = request.get("Environment")
+    record.tuning_job_arn = tuning_job_arn
+    record.creation_time = record.last_modified_time = now
+
+
+def _apply_training_outcome(record: Any, outcome: TrainingOutcome) -> None:
+    record.training_job_status = outcome.status
+    record.secondary_status = outcome.secondary_status
+    if outcome.transitions:
+        record.secondary_status_transitions = [t.to_api() for t in outcome.transitions]
+    record.failure_reason = outcome.failure_reason
+    record.final_metric_data_list = outcome.final_metric_data_list() or None
+    record.model_artifacts = {"S3ModelArtifacts": outcome.model_artifact} if outcome.model_artifact else None
+    record.training_start_time = record.training_start_time or outcome.start_time
+    record.training_end_time = outcome.end_time
+    record.training_time_in_seconds = outcome.training_time_seconds
+    record.billable_time_in_seconds = outcome.training_time_seconds
+    record.last_modified_time = outcome.end_time
+
+
+# -- the patches ---------------------------------------------------------------------------------------
+_ORIGINALS: dict[str, Any] = {}
+_ADDED: list[tuple[type, str]] = []
+_STATE: LocalSageMaker | None = None
+
+
+def _state() -> LocalSageMaker:
+    if _STATE is None:
+        raise RuntimeError("the local SageMaker is not installed: call trainops_local.sagemaker.backend.install()")
+    return _STATE
+
+
+def _patched_backend_create_training_job(self: Backend, **kwargs: Any) -> Any:
+    return _state().submit_training(self, _request_from_kwargs(_TRAINING_KWARGS, kwargs)).record
+
+
+def _patched_backend_create_processing_job(self: Backend, **kwargs: Any) -> Any:
+    return _state().submit_processing(self, _request_from_kwargs(_PROCESSING_KWARGS, kwargs)).record
+
+
+def _patched_backend_stop_training_job(self: Backend, training_job_name: str) -> None:
+    _state().stop_training(self, training_job_name)
+
+
+def _patched_backend_stop_processing_job(self: Backend, processing_job_name: str) -> None:
+    _state().stop_processing(self, processing_job_name)
+
+
+def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:
+    raise ValidationError(message=AUTOPILOT_MESSAGE)
+
+
+def _response_params(response: Any) -> dict[str, Any]:
+    return copy.deepcopy(dict(response._get_params()))
+
+
+def _patched_response_create_training_job(self: Any) -> ActionResult:
+    handle = _state().submit_training(self.sagemaker_backend, _response_params(self))
+    return ActionResult({"TrainingJobArn": handle.arn})
+
+
+def _patched_response_create_processing_job(self: Any) -> ActionResult:
+    handle = _state().submit_processing(self.sagemaker_backend, _response_params(self))
+    return ActionResult({"ProcessingJobArn": handle.arn})
+
+
+def _patched_response_stop_training_job(self: Any) -> EmptyResult:
+    self.sagemaker_backend.stop_training_job(self._get_param("TrainingJobName"))
+    return EmptyResult()
+
+
+def _patched_response_create_auto_ml_job(self: Any) -> ActionResult:
+    raise ValidationError(message=AUTOPILOT_MESSAGE)
+
+
+_BACKEND_PATCHES: dict[str, Callable[..., Any]] = {
+    "create_training_job": _patched_backend_create_training_job,
+    "stop_training_job": _patched_backend_stop_training_job,
+    "create_processing_job": _patched_backend_create_processing_job,
+    "stop_processing_job": _patched_backend_stop_processing_job,
+    "create_auto_ml_job_v2": _patched_backend_create_auto_ml_job_v2,
+}
+_RESPONSE_PATCHES: dict[str, Callable[..., Any]] = {
+    "create_training_job": _patched_response_create_training_job,
+    "create_processing_job": _patched_response_create_processing_job,
+    "stop_training_job": _patched_response_stop_training_job,
+    "create_auto_ml_job": _patched_response_create_auto_ml_job,
+}
+
+
+def _patch(cls: type, name: str, fn: Callable[..., Any], key: str) -> None:
+    if name in cls.__dict__:
+        _ORIGINALS.setdefault(key, cls.__dict__[name])
+    else:
+        _ADDED.append((cls, name))
+    setattr(cls, name, fn)
+
+
+def install(
+    root: Path,
+    *,
+    max_workers: int = 2,
+    region: str | None = None,
+    client_factory: ClientFactory | None = None,
+) -> LocalSageMaker:
+    """Patch moto's SageMaker so training/processing jobs really run; idempotent.
+
+    ``root`` holds one work directory per job. ``region`` is where ``start_local_training_job`` records
+    jobs (default: boto3's default region, else us-east-1). ``client_factory(service)`` builds the boto3
+    clients the workers use (S3, EventBridge, CloudWatch, Logs); the default targets the in-process moto.
+    Call ``uninstall()`` (or use ``installed()``) before leaving ``mock_aws()``.
+    """
+    global _STATE  # noqa: PLW0603 - one installation per process, like moto's own patching
+    if _STATE is not None:
+        return _STATE
+    for name, fn in _BACKEND_PATCHES.items():
+        _patch(Backend, name, fn, name)
+    for name, fn in _RESPONSE_PATCHES.items():
+        _patch(sm_responses.SageMakerResponse, name, fn, f"response.{name}")
+    _STATE = LocalSageMaker(root, max_workers=max_workers, region=region, client_factory=client_factory)
+    return _STATE
+
+
+def uninstall(timeout: float = 30.0) -> bool:
+    """Stop running jobs, end the worker threads and restore moto; False if jobs did not end in time."""
+    global _STATE  # noqa: PLW0603
+    if _STATE is None:
+        return True
+    idle = _STATE.close(timeout)
+    for key, original in _ORIGINALS.items():
+        cls: type = sm_responses.SageMakerResponse if key.startswith("response.") else Backend
+        setattr(cls, key.removeprefix("response."), original)
+    for cls, name in _ADDED:
+        with contextlib.suppress(AttributeError):
+            delattr(cls, name)
+    _ORIGINALS.clear()
+    _ADDED.clear()
+    _STATE = None
+    return idle
+
+
+@contextlib.contextmanager
+def installed(root: Path, **kwargs: Any) -> Iterator[LocalSageMaker]:
+    """``install()`` for the duration of a ``with`` block (use it inside ``mock_aws()``)."""
+    state = install(root, **kwargs)
+    try:
+        yield state
+    finally:
+        uninstall()
+
+
+def start_local_training_job(
+    request: dict[str, Any],
+    *,
+    tuning_job_name: str | None = None,
+    on_metric: MetricCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> JobHandle:
+    """Create and run a training job as CreateTrainingJob would (Describe/List/events included).
+
+    With ``tuning_job_name`` the job's ``TuningJobArn`` points at that tuning job. ``on_metric`` sees every
+    metric value as it is reported; ``should_stop`` is polled like a StopTrainingJob request.
+    Raises botocore's ClientError (ResourceInUse) for a duplicate name.
+    """
+    state = _state()
+    backend = state.backend()
+    tuning_arn = None
+    if tuning_job_name is not None:
+        tuning = backend.hyper_parameter_tuning_jobs.get(tuning_job_name)
+        tuning_arn = tuning.arn if tuning is not None else arn_formatter(
+            "hyper-parameter-tuning-job", tuning_job_name.lower(), backend.account_id, backend.region_name
+        )
+    try:
+        return state.submit_training(
+            backend, request, tuning_job_arn=tuning_arn, on_metric=on_metric, should_stop=should_stop
+        )
+    except ResourceInUseException as exc:
+        error = {"Error": {"Code": "ResourceInUse", "Message": exc.message}}
+        raise ClientError(error, "CreateTrainingJob") from None  # type: ignore[arg-type]
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait until every local job has ended and its events were sent; False on timeout."""
+    return _state().wait_idle(timeout)
+
+
+def shutdown(timeout: float = 30.0) -> bool:
+    """Stop every running local job and wait for them (the patches stay installed)."""
+    return _state().shutdown(timeout)
+
+
+def current() -> LocalSageMaker | None:
+    """The installed local SageMaker, if any."""
+    return _STATE

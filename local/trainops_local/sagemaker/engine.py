@@ -1,0 +1,278 @@
+"""The local SageMaker training engine: runs one CreateTrainingJob request on this machine.
+
+No moto here: it takes a boto3 S3 client (moto's or AWS's) and reports through callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainops_local.sagemaker import s3io, script_mode, xgboost_algo
+from trainops_local.sagemaker.channels import Channel, PipeFeeder, download_channel
+from trainops_local.sagemaker.images import training_kind
+from trainops_local.sagemaker.layout import TrainingLayout, write_input_config
+from trainops_local.sagemaker.types import (
+    JobFailed,
+    JobStopped,
+    LogCallback,
+    MetricCallback,
+    MetricPoint,
+    StatusCallback,
+    StatusChange,
+    StatusTransition,
+    StopCheck,
+    TrainingOutcome,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+}
+
+
+def _never() -> bool:
+    return False
+
+
+class _TrainingRun:
+    """State of one run: layout, transitions, metrics, stop/deadline checks."""
+
+    def __init__(
+        self,
+        request: dict[str, Any],
+        s3: Any,
+        workdir: Path,
+        on_status: StatusCallback | None,
+        on_metric: MetricCallback | None,
+        should_stop: StopCheck | None,
+        on_log: LogCallback | None,
+    ) -> None:
+        self.request = request
+        self.s3 = s3
+        self.layout = TrainingLayout(Path(workdir))
+        self.on_status = on_status
+        self.on_metric = on_metric
+        self.should_stop: StopCheck = should_stop or _never
+        self.on_log = on_log
+        self.transitions: list[StatusTransition] = []
+        self.history: list[MetricPoint] = []
+        self.final: dict[str, MetricPoint] = {}
+        self.start_time = utcnow()
+        self._t0 = time.monotonic()
+        max_runtime = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        self.max_runtime: float | None = float(max_runtime) if max_runtime else None
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def enter(self, status: str) -> None:
+        """Start a secondary status; closes the previous one."""
+        now = utcnow()
+        if self.transitions and self.transitions[-1].end_time is None:
+            self.transitions[-1].end_time = now
+        self.transitions.append(StatusTransition(status=status, start_time=now, message=MESSAGES[status]))
+        self.log(f"SecondaryStatus: {status}")
+        if self.on_status:
+            _safe(self.on_status, StatusChange(status, MESSAGES[status], tuple(self.transitions)))
+
+    def log(self, line: str) -> None:
+        """A container log line."""
+        if self.on_log:
+            _safe(self.on_log, line)
+
+    def report_metric(self, name: str, epoch: int, value: float) -> None:
+        """A metric value seen at ``epoch``."""
+        point = MetricPoint(name=name, epoch=epoch, value=value, timestamp=utcnow())
+        self.history.append(point)
+        self.final[name] = point
+        if self.on_metric:
+            _safe(self.on_metric, point)
+
+    def stop_reason(self) -> JobStopped | None:
+        """A JobStopped if a stop was requested or MaxRuntimeInSeconds has passed, else None."""
+        if self.max_runtime is not None and time.monotonic() - self._t0 > self.max_runtime:
+            return JobStopped(
+                max_runtime=True,
+                reason=f"MaxRuntimeExceeded: Training job exceeded MaxRuntimeInSeconds ({self.max_runtime:g} s)",
+            )
+        if _safe(self.should_stop) is True:
+            return JobStopped()
+        return None
+
+    def check_stop(self) -> None:
+        """Raise the JobStopped if the job must stop now."""
+        if (stop := self.stop_reason()) is not None:
+            raise stop
+
+    # -- steps -----------------------------------------------------------------------------------
+    def channels(self) -> dict[str, Channel]:
+        job_mode = self.request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
+        return {c["ChannelName"]: Channel.from_request(c, job_mode) for c in self.request.get("InputDataConfig") or []}
+
+    def checkpoint_uri(self) -> str | None:
+        return (self.request.get("CheckpointConfig") or {}).get("S3Uri")
+
+    def download(self, kind: str, channels: dict[str, Channel]) -> dict[str, Any]:
+        self.enter("Downloading")
+        input_config = write_input_config(self.layout, self.request)
+        if uri := self.checkpoint_uri():
+            s3io.download_prefix(self.s3, uri.rstrip("/") + "/", self.layout.checkpoints_dir)
+        for channel in channels.values():
+            self.check_stop()
+            if channel.mode != "Pipe":
+                download_channel(self.s3, channel, self.layout)
+        if kind == "script":
+            self.program = script_mode.fetch_code(self.s3, self.request, self.layout)
+        return input_config
+
+    def train(self, kind: str, channels: dict[str, Channel], input_config: dict[str, Any]) -> None:
+        self.enter("Training")
+        if kind == "xgboost" and any(c.mode == "Pipe" for c in channels.values()):
+            for name, channel in channels.items():
+                ct = (channel.content_type or "text/libsvm").split(";")[0].strip().lower()
+                if channel.mode == "Pipe" and ct in ("text/libsvm", "libsvm"):
+                    raise JobFailed(f"ClientError: Pipe mode not supported for LibSVM (channel '{name}')")
+        feeders = [PipeFeeder(self.s3, c, self.layout).start() for c in channels.values() if c.mode == "Pipe"]
+        try:
+            if kind == "xgboost":
+                xgboost_algo.train(
+                    xgboost_algo.XGBoostContext(
+                        request=self.request,
+                        layout=self.layout,
+                        channels=channels,
+                        s3=self.s3,
+                        report_metric=self.report_metric,
+                        log=self.log,
+                        stop_reason=self.stop_reason,
+                        checkpoint_uri=self.checkpoint_uri(),
+                    )
+                )
+            else:
+                script_mode.run(
+                    self.request,
+                    self.layout,
+                    input_config,
+                    self.program,
+                    log=self.log,
+                    report_metric=self.report_metric,
+                    stop_reason=self.stop_reason,
+                )
+        finally:
+            for feeder in feeders:
+                feeder.stop()
+        for feeder in feeders:
+            if feeder.error is not None:
+                raise JobFailed(f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}")
+
+    def output_uri(self) -> str:
+        base = self.request["OutputDataConfig"]["S3OutputPath"]
+        return s3io.join_uri(base, self.request["TrainingJobName"], "output")
+
+    def upload(self) -> tuple[str | None, str | None]:
+        """Tar model/ to model.tar.gz (always, as SageMaker does) and output/data/ to output.tar.gz if non-empty."""
+        self.enter("Uploading")
+        out = self.output_uri()
+        model_tar = s3io.tar_dir(self.layout.model_dir, self.layout.root / "model.tar.gz")
+        model_uri = s3io.upload_file(self.s3, model_tar, s3io.join_uri(out, "model.tar.gz"))
+        output_uri = None
+        if any(self.layout.output_data_dir.iterdir()):
+            data_tar = s3io.tar_dir(self.layout.output_data_dir, self.layout.root / "output.tar.gz")
+            output_uri = s3io.upload_file(self.s3, data_tar, s3io.join_uri(out, "output.tar.gz"))
+        return model_uri, output_uri
+
+    def sync_checkpoints_up(self) -> None:
+        if (uri := self.checkpoint_uri()) and self.layout.checkpoints_dir.is_dir():
+            with contextlib.suppress(Exception):
+                s3io.upload_dir(self.s3, self.layout.checkpoints_dir, uri)
+
+    def outcome(
+        self, status: str, secondary: str, reason: str | None, model: str | None, output: str | None
+    ) -> TrainingOutcome:
+        self.enter(secondary)
+        self.transitions[-1].end_time = self.transitions[-1].start_time
+        end = utcnow()
+        return TrainingOutcome(
+            status=status,
+            secondary_status=secondary,
+            failure_reason=reason,
+            transitions=list(self.transitions),
+            final_metrics=dict(self.final),
+            metric_history=list(self.history),
+            model_artifact=model,
+            output_data=output,
+            start_time=self.start_time,
+            end_time=end,
+            training_time_seconds=max(1, round(time.monotonic() - self._t0)),
+        )
+
+    def run(self) -> TrainingOutcome:
+        self.enter("Starting")
+        self.layout.create()
+        model = output = None
+        try:
+            kind = training_kind(self.request)
+            channels = self.channels()
+            self.check_stop()
+            input_config = self.download(kind, channels)
+            self.check_stop()
+            self.train(kind, channels, input_config)
+            model, output = self.upload()
+        except JobFailed as exc:
+            self.log(exc.reason)
+            self.sync_checkpoints_up()
+            return self.outcome("Failed", "Failed", exc.reason, None, None)
+        except JobStopped as stop:
+            self.sync_checkpoints_up()
+            with contextlib.suppress(Exception):
+                if any(self.layout.model_dir.iterdir()):
+                    model, output = self.upload()
+            secondary = "MaxRuntimeExceeded" if stop.max_runtime else "Stopped"
+            return self.outcome("Stopped", secondary, stop.reason, model, output)
+        except Exception as exc:
+            log.exception("local training job %s crashed", self.request.get("TrainingJobName"))
+            reason = f"InternalServerError: the local engine failed: {type(exc).__name__}: {exc}"
+            self.log(reason)
+            return self.outcome("Failed", "Failed", reason, None, None)
+        self.sync_checkpoints_up()
+        return self.outcome("Completed", "Completed", None, model, output)
+
+
+def _safe(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a user callback; its exceptions never break the job."""
+    try:
+        return fn(*args)
+    except Exception:
+        log.exception("callback %r failed", fn)
+        return None
+
+
+def run_training_job(
+    request: dict[str, Any],
+    *,
+    s3: Any,
+    workdir: Path,
+    on_status: StatusCallback | None = None,
+    on_metric: MetricCallback | None = None,
+    should_stop: StopCheck | None = None,
+    on_log: LogCallback | None = None,
+) -> TrainingOutcome:
+    """Run a CreateTrainingJob request locally and return how it ended.
+
+    ``request`` is the CreateTrainingJob request dict as boto3 sends it; ``workdir`` plays /opt/ml.
+    ``on_status`` gets every SecondaryStatus change, ``on_metric`` every metric value, ``on_log`` every
+    container log line; ``should_stop`` is polled between rounds (about every 0.2 s for scripts).
+    Never raises for job errors: they become a Failed outcome with a FailureReason.
+    """
+    return _TrainingRun(request, s3, workdir, on_status, on_metric, should_stop, on_log).run()
