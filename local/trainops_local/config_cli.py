@@ -22,7 +22,7 @@ EXIT_ERRORS = 2
 
 def _parse_finding(exc: ConfigInvalid) -> Finding:
     """A config that does not parse becomes one error finding (id CONF-E001 is outside the TUNE rules)."""
-    return Finding.model_construct(
+    return Finding(
         id="CONF-E001",
         severity="error",
         field=exc.field or "(root)",
@@ -37,7 +37,7 @@ def collect_findings(path: str) -> list[Finding]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         return [
-            Finding.model_construct(
+            Finding(
                 id="CONF-E000", severity="error", field="(file)", message=str(exc), fix="pass a readable YAML file"
             )
         ]

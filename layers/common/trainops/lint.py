@@ -132,7 +132,7 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^TUNE-[EW]\d{3}$")
+    id: str = Field(pattern=r"^[A-Z]+-[EW]\d{3}$")
     severity: Severity
     field: str
     message: str

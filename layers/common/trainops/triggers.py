@@ -131,7 +131,7 @@ def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:
                 continue
             if dataset is None or skip:
                 continue
-            if best is None or obj["LastModified"] > best[0]:
+            if best is None or (obj["LastModified"], key) > best:
                 best = (obj["LastModified"], key)
     if best is None:
         return None

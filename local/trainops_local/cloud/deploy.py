@@ -461,6 +461,7 @@ class _Engine:
         self.functions: dict[str, Path] = {}
         self.layers: dict[str, list[str]] = {}
         self.noops: dict[str, str] = {}
+        self.managed_policies: dict[str, list[str]] = {}  # role name -> AWS managed policy ARNs (recorded)
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -617,17 +618,18 @@ class _Engine:
             Tags=_tags_list(p.get("Tags")) or None,
         )["Role"]
         for arn in p.get("ManagedPolicyArns") or []:
+            if str(arn).startswith("arn:aws:iam::aws:policy/"):
+                # moto loads AWS managed policies only on request (~1.3 s); IAM is not enforced locally.
+                self.managed_policies.setdefault(name, []).append(arn)
+                continue
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         for pol in p.get("Policies") or []:
-            doc = pol["PolicyDocument"]
-            iam.put_role_policy(
-                RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc)
-            )
+            iam.put_role_policy(RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=_policy(pol["PolicyDocument"]))
         return PhysicalResource(lid, "AWS::IAM::Role", name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def _AWS_IAM_Policy(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         iam = self.client("iam")
-        doc = json.dumps(p["PolicyDocument"])
+        doc = _policy(p["PolicyDocument"])
         for role in p.get("Roles") or []:
             iam.put_role_policy(RoleName=role, PolicyName=p["PolicyName"], PolicyDocument=doc)
         return PhysicalResource(lid, "AWS::IAM::Policy", self.name(lid), {})
@@ -641,7 +643,7 @@ class _Engine:
             PolicyName=name,
             Path=p.get("Path"),
             Description=p.get("Description"),
-            PolicyDocument=json.dumps(p["PolicyDocument"]),
+            PolicyDocument=_policy(p["PolicyDocument"]),
         )["Policy"]["Arn"]
         for role in p.get("Roles") or []:
             iam.attach_role_policy(RoleName=role, PolicyArn=arn)
@@ -896,6 +898,15 @@ class _Engine:
         params = {k: v for k, v in p.items() if k != "AlarmName"}
         _call(self.client("cloudwatch"), "put_metric_alarm", AlarmName=name, **params)
         return PhysicalResource(lid, "AWS::CloudWatch::Alarm", name, {"Arn": self.arn("cloudwatch", f"alarm:{name}")})
+
+
+def _policy(doc: Any) -> str:
+    """A policy document as JSON; SAM policy templates omit ``Version``, which IAM accepts and moto rejects."""
+    if isinstance(doc, str):
+        return doc
+    if isinstance(doc, dict) and "Version" not in doc:
+        doc = {"Version": "2012-10-17", **doc}
+    return json.dumps(doc)
 
 
 def _inline_zip(source: str, handler: str) -> bytes:

@@ -1,0 +1,227 @@
+"""``LocalCloud``: the embedded moto with every local adaptation installed, as one context manager."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from . import sfn, validation
+from .deploy import StackOutputs, deploy
+from .events import DeliveryRecord, EventDelivery
+from .lambdas import LambdaRunner
+
+__all__ = ["TERMINAL_EXECUTION_STATUSES", "LocalCloud"]
+
+TERMINAL_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"})
+
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+Hook = Callable[["LocalCloud"], None]
+
+
+class LocalCloud:
+    """One in-process AWS: moto with Step Functions execution, strict validation, in-process Lambda,
+    EventBridge delivery to Lambda/Step Functions, and a SAM deployer.
+
+    Usage::
+
+        cloud = LocalCloud(Path(".trainops"))
+        cloud.on_start.append(lambda c: sagemaker_backend.install(c))  # adapters, run after start
+        with cloud:
+            stack = cloud.deploy(Path("template.yaml"), "trainops", {"Stage": "local"})
+            cloud.client("s3").put_object(...)
+            cloud.wait_idle(10)
+
+    Hooks in ``on_start`` run (in order) after moto and every patch are in place; hooks in ``on_stop``
+    run first on exit, in reverse order.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        region: str = "us-east-1",
+        *,
+        strict_validation: bool = True,
+        event_workers: int = 4,
+        moto_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.region = region
+        self.strict_validation = strict_validation
+        self.on_start: list[Hook] = []
+        self.on_stop: list[Hook] = []
+        self.runner = LambdaRunner(self.workdir)
+        self.events = EventDelivery(max_workers=event_workers)
+        self.stacks: dict[str, StackOutputs] = {}
+        self._moto_config: dict[str, Any] = {
+            "stepfunctions": {"execute_state_machine": True},
+            "lambda": {"use_docker": False},
+            "core": {"reset_boto3_session": True},
+        }
+        for key, value in (moto_config or {}).items():
+            self._moto_config[key] = {**self._moto_config.get(key, {}), **dict(value)}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[tuple[str, int], Any] = {}
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        """Start moto and install every adaptation (see the class docstring); returns ``self``."""
+        if self._started:
+            return self
+        import moto
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(_FAKE_ENV, AWS_DEFAULT_REGION=self.region, AWS_REGION=self.region)
+        for key in (*env, *_CLEARED_ENV):
+            self._saved_env[key] = os.environ.get(key)
+        for key in _CLEARED_ENV:
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        boto3.DEFAULT_SESSION = None
+        self._mock = moto.mock_aws(config=self._moto_config)  # type: ignore[arg-type]
+        self._mock.start()
+        self._started = True
+        try:
+            if self.strict_validation:
+                validation.install()
+            sfn.install()
+            self.runner.install()
+            self.events.install()
+            for hook in self.on_start:
+                hook(self)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Run ``on_stop`` hooks, uninstall every patch, stop moto and restore the environment."""
+        if not self._started:
+            return
+        errors: list[BaseException] = []
+        for hook in reversed(self.on_stop):
+            try:
+                hook(self)
+            except Exception as exc:
+                errors.append(exc)
+        self.events.uninstall()
+        self.runner.uninstall()
+        sfn.uninstall()
+        validation.uninstall()
+        self._clients.clear()
+        try:
+            self._mock.stop()
+        finally:
+            self._mock = None
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._saved_env.clear()
+            boto3.DEFAULT_SESSION = None
+            self._started = False
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def started(self) -> bool:
+        """Whether the cloud is running."""
+        return self._started
+
+    # -- deploy -----------------------------------------------------------------------------------------
+    def deploy(
+        self, template_path: Path, stack_name: str = "trainops", parameters: Mapping[str, Any] | None = None
+    ) -> StackOutputs:
+        """Deploy a SAM template (see :func:`trainops_local.cloud.deploy.deploy`); functions run in-process."""
+        self._require_started()
+        stack = deploy(
+            Path(template_path),
+            stack_name,
+            parameters,
+            region=self.region,
+            on_function=lambda name, code_dir, layers: self.runner.register(name, code_dir, layers),
+        )
+        self.stacks[stack_name] = stack
+        return stack
+
+    # -- clients and helpers ----------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` in this cloud's region (cached per thread)."""
+        self._require_started()
+        key = (service, threading.get_ident())
+        if key not in self._clients:
+            self._clients[key] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return self._clients[key]
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no EventBridge delivery is queued or in flight (``TimeoutError`` after ``timeout``)."""
+        self.events.wait_idle(timeout)
+
+    def wait_execution(self, execution_arn: str, timeout: float = 60.0, poll: float = 0.05) -> dict[str, Any]:
+        """Poll an execution until it reaches ANY terminal status; ``TimeoutError`` after ``timeout`` seconds."""
+        sfn_client = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            desc: dict[str, Any] = sfn_client.describe_execution(executionArn=execution_arn)
+            if desc["status"] in TERMINAL_EXECUTION_STATUSES:
+                return desc
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"execution {execution_arn} still {desc['status']} after {timeout}s")
+            time.sleep(poll)
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """All history events of an execution, oldest first."""
+        sfn_client = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn_client.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def fire_schedule_rule(self, rule_name: str, event_bus_name: str = "default") -> list[DeliveryRecord]:
+        """Fire an EventBridge schedule rule once (deliveries are asynchronous: see :meth:`wait_idle`)."""
+        self._require_started()
+        return self.events.fire_schedule_rule(rule_name, event_bus_name, region=self.region, account_id=self.account_id)
+
+    def fire_schedule(self, name: str, group: str = "default") -> DeliveryRecord:
+        """Fire an EventBridge Scheduler schedule once, synchronously."""
+        self._require_started()
+        return self.events.fire_schedule(name, group, region=self.region, account_id=self.account_id)
+
+    @property
+    def account_id(self) -> str:
+        """The moto account id."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return str(DEFAULT_ACCOUNT_ID)
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError("LocalCloud is not started: use it as a context manager or call start()")

@@ -1,0 +1,65 @@
+"""Generic fixtures for the local-cloud tests: a moto account with one S3 bucket, CSV helpers."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+BUCKET = "local-test-bucket"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An in-process moto account (us-east-1) for the duration of a test."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    """A moto S3 client with the bucket ``BUCKET`` created."""
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def csv_bytes(x: np.ndarray, y: np.ndarray) -> bytes:
+    """CSV with the label first and no header, as SageMaker's built-in algorithms read it."""
+    lines = (",".join([f"{label:g}", *(f"{v:.6g}" for v in row)]) for row, label in zip(x, y, strict=True))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def sourcedir_tarball(*files: Path, extra: dict[str, str] | None = None) -> bytes:
+    """A sourcedir.tar.gz holding ``files`` (by base name) and ``extra`` {name: text} at its root."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path in files:
+            tar.add(path, arcname=path.name)
+        for name, text in (extra or {}).items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_csv() -> Any:
+    """``make_csv(x, y) -> bytes``: see :func:`csv_bytes`."""
+    return csv_bytes
+
+
+@pytest.fixture
+def make_sourcedir() -> Any:
+    """``make_sourcedir(*files, extra={name: text}) -> bytes``: see :func:`sourcedir_tarball`."""
+    return sourcedir_tarball
