@@ -115,8 +115,10 @@ def initial_model(args: argparse.Namespace) -> SGDClassifier:
                 if path.is_file():
                     print(f"continuing from {archive.name}", flush=True)
                     with path.open("rb") as f:
-                        return pickle.load(f)  # noqa: S301 - our own artifact
-    return SGDClassifier(loss="log_loss", alpha=args.alpha, eta0=args.eta0, learning_rate="constant", random_state=args.seed)
+                        return pickle.load(f)
+    return SGDClassifier(
+        loss="log_loss", alpha=args.alpha, eta0=args.eta0, learning_rate="constant", random_state=args.seed
+    )
 
 
 def train(args: argparse.Namespace) -> None:

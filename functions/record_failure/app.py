@@ -1,6 +1,6 @@
 """Failure path: record the error and its cause on the run record."""
 
-from trainops import steps
 from trainops.handler import make_handler
+from trainops.steps.record_failure import record_failure
 
-lambda_handler = make_handler(steps.record_failure, "dynamodb")
+lambda_handler = make_handler(record_failure, "dynamodb")

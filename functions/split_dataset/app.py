@@ -1,6 +1,6 @@
 """Start the validation-split processing job and park the task token (waitForTaskToken)."""
 
-from trainops import steps
 from trainops.handler import make_handler
+from trainops.steps.split_dataset import split_dataset
 
-lambda_handler = make_handler(steps.split_dataset, "s3", "dynamodb", "sagemaker", "sfn")
+lambda_handler = make_handler(split_dataset, "s3", "dynamodb", "sagemaker", "sfn")

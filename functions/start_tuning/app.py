@@ -1,6 +1,6 @@
 """Create the hyperparameter tuning job and park the task token (waitForTaskToken)."""
 
-from trainops import steps
 from trainops.handler import make_handler
+from trainops.steps.start_tuning import start_tuning
 
-lambda_handler = make_handler(steps.start_tuning, "s3", "dynamodb", "sagemaker", "sfn")
+lambda_handler = make_handler(start_tuning, "s3", "dynamodb", "sagemaker", "sfn")

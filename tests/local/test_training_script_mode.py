@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from sklearn.datasets import load_breast_cancer
-
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.types import MetricPoint
 
@@ -25,7 +24,7 @@ METRICS = [
 ]
 
 
-def script_request(name: str, mode: str = "File", *, program: str = "train.py", **hps: str) -> dict[str, Any]:
+def script_request(name: str, mode: str = "File", *, program: str = "train.py", **hps: Any) -> dict[str, Any]:
     return {
         "TrainingJobName": name,
         "AlgorithmSpecification": {
@@ -79,13 +78,13 @@ def test_example_script_trains_with_scraped_metrics(
     upload_code(s3, make_sourcedir)
     logs: list[str] = []
     points: list[MetricPoint] = []
-    request = script_request(f"script-{mode.lower()}", mode, epochs="3")
+    request = script_request(f"script-{mode.lower()}", mode, epochs=3)
     outcome = run_training_job(request, s3=s3, workdir=tmp_path, on_log=logs.append, on_metric=points.append)
     assert outcome.status == "Completed", outcome.failure_reason
     assert outcome.final_metrics["validation:auc"].value > 0.9
     assert [p.epoch for p in points if p.name == "validation:auc"] == [0, 1, 2]
     model = read_tar(s3, outcome.model_artifact or "")
-    assert hasattr(pickle.loads(model["model.pkl"]), "predict_proba")  # noqa: S301 - our own artifact
+    assert hasattr(pickle.loads(model["model.pkl"]), "predict_proba")
     assert json.loads(read_tar(s3, outcome.output_data or "")["summary.json"]) == {"epochs": 3}
     if mode == "Pipe":  # one FIFO per epoch, really read by the script; nothing downloaded
         assert [line for line in logs if line.startswith("reading pipe train_")] == [
@@ -115,7 +114,7 @@ print("PROBE " + json.dumps(out))
 
 def test_script_sees_the_sagemaker_contract(s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path) -> None:
     upload_code(s3, make_sourcedir, **{"probe.py": CONTRACT_PROBE})
-    request = script_request("probe", program="probe.py", epochs="4")
+    request = script_request("probe", program="probe.py", epochs=4)
     request["HyperParameters"]["label-name"] = "target"  # a plain (not JSON-encoded) value is kept as is
     logs: list[str] = []
     outcome = run_training_job(request, s3=s3, workdir=tmp_path, on_log=logs.append)
@@ -129,10 +128,14 @@ def test_script_sees_the_sagemaker_contract(s3: Any, dataset: None, make_sourced
     assert probe["SM_HP_LABEL-NAME"] == "target"
     assert probe["argv"] == ["--epochs", "4", "--label-name", "target"]
     assert json.loads(probe["SM_USER_ARGS"]) == probe["argv"]
-    assert (probe["SM_CURRENT_HOST"], json.loads(probe["SM_HOSTS"]), probe["SM_NUM_GPUS"]) == ("algo-1", ["algo-1"], "0")
+    assert (probe["SM_CURRENT_HOST"], json.loads(probe["SM_HOSTS"]), probe["SM_NUM_GPUS"]) == (
+        "algo-1",
+        ["algo-1"],
+        "0",
+    )
     assert json.loads(probe["SM_INPUT_DATA_CONFIG"])["train"]["TrainingInputMode"] == "File"
     assert probe["cwd"] == probe["SM_MODULE_DIR"] == str(tmp_path / "code")
-    assert probe["hyperparameters.json"]["epochs"] == '"4"'  # as sent: JSON-encoded strings
+    assert probe["hyperparameters.json"]["epochs"] == "4"  # as sent: the SDK JSON-encodes values
     assert probe["training_env_job"] == "probe"
 
 
@@ -142,10 +145,14 @@ def test_bad_input_fails_with_the_failure_file(s3: Any, make_sourcedir: Any, mak
     s3.put_object(Bucket=BUCKET, Key="data/validation/v.csv", Body=b"1,2,3\n")
     outcome = run_training_job(script_request("bad-input"), s3=s3, workdir=tmp_path)
     assert outcome.status == "Failed"
-    assert outcome.failure_reason == "AlgorithmError: Bad input: train/train.csv line 1: non-numeric value (header row?)"
+    assert (
+        outcome.failure_reason == "AlgorithmError: Bad input: train/train.csv line 1: non-numeric value (header row?)"
+    )
 
 
-def test_crash_without_failure_file_reports_stderr_tail(s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path) -> None:
+def test_crash_without_failure_file_reports_stderr_tail(
+    s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path
+) -> None:
     upload_code(s3, make_sourcedir, **{"crash.py": "print('working')\nraise RuntimeError('boom at step 3')\n"})
     outcome = run_training_job(script_request("crash", program="crash.py"), s3=s3, workdir=tmp_path)
     assert outcome.status == "Failed"
@@ -187,13 +194,11 @@ def test_stop_request_terminates_the_script(s3: Any, dataset: None, make_sourced
     assert threading.active_count() == 1
 
 
-def test_incremental_training_from_model_channel(
-    s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path
-) -> None:
+def test_incremental_training_from_model_channel(s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path) -> None:
     upload_code(s3, make_sourcedir)
-    first = run_training_job(script_request("inc-1", epochs="2"), s3=s3, workdir=tmp_path / "a")
+    first = run_training_job(script_request("inc-1", epochs=2), s3=s3, workdir=tmp_path / "a")
     assert first.status == "Completed", first.failure_reason
-    second = script_request("inc-2", "Pipe", epochs="1")
+    second = script_request("inc-2", "Pipe", epochs=1)
     second["InputDataConfig"].append(
         {
             "ChannelName": "model",

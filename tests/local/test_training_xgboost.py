@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import xgboost as xgb
 from sklearn.datasets import load_breast_cancer
-
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.types import MetricPoint, StatusChange
 
@@ -166,7 +165,9 @@ def test_tuning_objective_metric_is_accepted_and_added(s3: Any, dataset: None, t
 
 def test_libsvm_in_file_mode_and_refused_in_pipe_mode(s3: Any, tmp_path: Path) -> None:
     x, y = load_breast_cancer(return_X_y=True)
-    lines = [f"{int(lab)} " + " ".join(f"{i}:{v:.5g}" for i, v in enumerate(row)) for row, lab in zip(x, y, strict=True)]
+    lines = [
+        f"{int(lab)} " + " ".join(f"{i}:{v:.5g}" for i, v in enumerate(row)) for row, lab in zip(x, y, strict=True)
+    ]
     s3.put_object(Bucket=BUCKET, Key="svm/train/t.libsvm", Body="\n".join(lines).encode())
     channel = {
         "ChannelName": "train",

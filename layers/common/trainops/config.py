@@ -58,7 +58,8 @@ class AlgorithmConfig(_Strict):
     # script mode
     entry_point: str | None = Field(default=None, description="Script mode: the file to run, e.g. train.py.")
     source_dir: S3Uri | None = Field(
-        default=None, description="Script mode: s3://.../sourcedir.tar.gz holding the entry point (and requirements.txt)."
+        default=None,
+        description="Script mode: s3://.../sourcedir.tar.gz holding the entry point (and requirements.txt).",
     )
     framework: Literal["sklearn", "pytorch", "tensorflow", "xgboost"] | None = None
     framework_version: str | None = None
@@ -180,7 +181,9 @@ def parse_config(data: Any, *, expected_project: str | None = None, source: str 
     return config
 
 
-def load_config_text(text: str | bytes, *, expected_project: str | None = None, source: str = "config") -> ProjectConfig:
+def load_config_text(
+    text: str | bytes, *, expected_project: str | None = None, source: str = "config"
+) -> ProjectConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -86,8 +86,13 @@ def read_sample(dataset: Dataset, s3: Any, *, content_type: str, compression: st
             field="dataset",
             fix="every row needs the same number of columns",
         )
-    return Sample(uri=uri, rows=sample.rows + tail.rows, labels=sample.labels + tail.labels, columns=sample.columns,
-                  truncated=True)
+    return Sample(
+        uri=uri,
+        rows=sample.rows + tail.rows,
+        labels=sample.labels + tail.labels,
+        columns=sample.columns,
+        truncated=True,
+    )
 
 
 def _total_size(obj: dict[str, Any], got: int) -> int:

@@ -24,7 +24,12 @@ LL_PREDICTOR = {
     ProblemType.MULTICLASS: "multiclass_classifier",
     ProblemType.REGRESSION: "regressor",
 }
-FRAMEWORK_IMAGE_KEY = {"sklearn": "sklearn", "pytorch": "pytorch", "tensorflow": "tensorflow", "xgboost": "xgboost-framework"}
+FRAMEWORK_IMAGE_KEY = {
+    "sklearn": "sklearn",
+    "pytorch": "pytorch",
+    "tensorflow": "tensorflow",
+    "xgboost": "xgboost-framework",
+}
 
 
 def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3: Any) -> TrainingPlan:
@@ -59,7 +64,7 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
     problem, num_classes = _problem(config, sample, inferred)
     objective, direction = _objective(config, spec, problem, inferred)
     image, version = _image(config, spec, region)
-    hyperparameters = _hyperparameters(config, problem, num_classes, objective, sample, image_version=version)
+    hyperparameters = _hyperparameters(config, problem, num_classes, objective, sample)
     return TrainingPlan(
         algorithm=algo.name.value,
         image=image,
@@ -180,8 +185,6 @@ def _hyperparameters(
     num_classes: int | None,
     objective: str,
     sample: Sample,
-    *,
-    image_version: str | None,
 ) -> dict[str, str]:
     algo = config.algorithm
     user = {k: _hp_str(v) for k, v in algo.hyperparameters.items()}

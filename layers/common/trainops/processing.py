@@ -84,14 +84,30 @@ def build_split_request(
         ],
         "ProcessingOutputConfig": {
             "Outputs": [
-                {"OutputName": "train", "S3Output": {"S3Uri": out.train_uri, "LocalPath": f"{BASE}/output/train",
-                                                     "S3UploadMode": "EndOfJob"}},
-                {"OutputName": "validation", "S3Output": {"S3Uri": out.validation_uri,
-                                                          "LocalPath": f"{BASE}/output/validation",
-                                                          "S3UploadMode": "EndOfJob"}},
-                {"OutputName": "report", "S3Output": {"S3Uri": f"{prefix}/split/report/",
-                                                      "LocalPath": f"{BASE}/output/report",
-                                                      "S3UploadMode": "EndOfJob"}},
+                {
+                    "OutputName": "train",
+                    "S3Output": {
+                        "S3Uri": out.train_uri,
+                        "LocalPath": f"{BASE}/output/train",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
+                {
+                    "OutputName": "validation",
+                    "S3Output": {
+                        "S3Uri": out.validation_uri,
+                        "LocalPath": f"{BASE}/output/validation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
+                {
+                    "OutputName": "report",
+                    "S3Output": {
+                        "S3Uri": f"{prefix}/split/report/",
+                        "LocalPath": f"{BASE}/output/report",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
             ]
         },
         "ProcessingResources": {
@@ -102,10 +118,14 @@ def build_split_request(
             "ImageUri": image_uri("sklearn", region),
             "ContainerEntrypoint": ["python3", f"{BASE}/input/code/split.py"],
             "ContainerArguments": [
-                "--fraction", str(config.data.validation_fraction),
-                "--seed", str(config.data.split_seed),
-                "--problem", plan.problem_type or "regression",
-                "--content-type", plan.content_type,
+                "--fraction",
+                str(config.data.validation_fraction),
+                "--seed",
+                str(config.data.split_seed),
+                "--problem",
+                plan.problem_type or "regression",
+                "--content-type",
+                plan.content_type,
             ],
         },
         "RoleArn": role_arn,
@@ -117,9 +137,10 @@ def create_processing_job(body: dict[str, Any], sagemaker: Any) -> dict[str, Any
     try:
         sagemaker.create_processing_job(**body)
     except ClientError as exc:
-        if error_code(exc) in ("ResourceInUse", "ResourceInUseException", "ValidationException") and "exist" in str(
-            exc
-        ).lower():
+        if (
+            error_code(exc) in ("ResourceInUse", "ResourceInUseException", "ValidationException")
+            and "exist" in str(exc).lower()
+        ):
             return {"adopted": True, **sagemaker.describe_processing_job(ProcessingJobName=body["ProcessingJobName"])}
         raise translate(exc, "CreateProcessingJob") from exc
     return {"adopted": False}

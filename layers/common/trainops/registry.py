@@ -172,7 +172,9 @@ def register_model(
         "training_job": job.job_name,
     }
     s3.put_object(
-        Bucket=artifacts_bucket, Key=metrics_key, Body=json.dumps(metrics_doc, indent=2).encode(),
+        Bucket=artifacts_bucket,
+        Key=metrics_key,
+        Body=json.dumps(metrics_doc, indent=2).encode(),
         ContentType="application/json",
     )
     metadata = {

@@ -79,7 +79,9 @@ def build_training_request(
     algorithm_spec: dict[str, Any] = {"TrainingImage": plan.image, "TrainingInputMode": mode}
     if config.algorithm.name in (AlgorithmName.SCRIPT, AlgorithmName.CONTAINER):
         # built-in algorithms publish their own metrics; custom code needs the regexes
-        algorithm_spec["MetricDefinitions"] = [{"Name": m["name"], "Regex": m["regex"]} for m in plan.metric_definitions]
+        algorithm_spec["MetricDefinitions"] = [
+            {"Name": m["name"], "Regex": m["regex"]} for m in plan.metric_definitions
+        ]
     algorithm_spec["EnableSageMakerMetricsTimeSeries"] = True
     body: dict[str, Any] = {
         "TrainingJobName": name,
@@ -100,7 +102,9 @@ def build_training_request(
         _apply_incremental(body, config, plan, base_model, prefix)
     for key, value in hyperparameters.items():
         if len(value) > 2500:
-            raise InvalidTrainingRequest(f"hyperparameter {key} is over 2500 characters", field=f"hyperparameters.{key}")
+            raise InvalidTrainingRequest(
+                f"hyperparameter {key} is over 2500 characters", field=f"hyperparameters.{key}"
+            )
     if len(hyperparameters) > 100:
         raise InvalidTrainingRequest("more than 100 hyperparameters", field="algorithm.hyperparameters")
     return body

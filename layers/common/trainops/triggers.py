@@ -60,7 +60,9 @@ def classify_key(key: str) -> tuple[str, Dataset | None, str | None]:
     parts = key.split("/")
     if len(parts) < 3 or parts[0] != "data":
         raise InvalidEvent(
-            f"object key {key!r} is not under data/<project>/", field="detail.object.key", fix="upload to data/<project>/"
+            f"object key {key!r} is not under data/<project>/",
+            field="detail.object.key",
+            fix="upload to data/<project>/",
         )
     project = check_project_name(parts[1], field="detail.object.key (project part)")
     name = parts[-1]
@@ -154,7 +156,9 @@ def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None =
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             if explicit:
-                raise ConfigNotFound(f"{uri} does not exist", field="config", fix="upload it or leave 'config' out") from exc
+                raise ConfigNotFound(
+                    f"{uri} does not exist", field="config", fix="upload it or leave 'config' out"
+                ) from exc
             return default_config(project), "defaults (no config/<project>.yaml; problem type and objective inferred)"
         raise translate(exc, f"reading {uri}") from exc
     return load_config_text(text, expected_project=project, source=uri), uri
@@ -226,9 +230,7 @@ def _from_schedule(event: dict[str, Any], *, execution: str, data_bucket: str, s
     return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
 
 
-def _from_manual(
-    event: dict[str, Any], *, execution: str, start_time: str | None, data_bucket: str, s3: Any
-) -> Any:
+def _from_manual(event: dict[str, Any], *, execution: str, start_time: str | None, data_bucket: str, s3: Any) -> Any:
     try:
         start = ManualStart.model_validate(event)
     except ValidationError as exc:

@@ -68,7 +68,6 @@ class LocalCloud:
         self.stacks: dict[str, StackOutputs] = {}
         self._moto_config: dict[str, Any] = {
             "stepfunctions": {"execute_state_machine": True},
-            "lambda": {"use_docker": False},
             "core": {"reset_boto3_session": True},
         }
         for key, value in (moto_config or {}).items():

@@ -110,7 +110,7 @@ class _Checker:
     """Validates one operation's input against its (pre-walked) shape."""
 
     def __init__(self, shape: Shape | None) -> None:
-        self._check = _build(shape, depth=0) if shape is not None else None
+        self._check = _build(shape, {}) if shape is not None else None
 
     def __call__(self, params: Any) -> list[Violation]:
         violations: list[Violation] = []
@@ -123,16 +123,42 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _build(shape: Shape, depth: int) -> _Check | None:
-    """Compile a shape into a checking closure (``None`` when the shape has nothing to check)."""
-    if depth > 40:  # recursive shapes (e.g. SearchExpression): stop descending
-        return None
+def _build(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check | None:
+    """Compile a shape into a checking closure (``None`` when the shape has nothing to check).
+
+    Named shapes are compiled once per operation (``memo``); a recursive reference (DynamoDB's
+    ``AttributeValue``, SageMaker's ``SearchExpression``) resolves lazily through the memo cell.
+    """
+    name = shape.name
+    if name in memo:
+        cell = memo[name]
+        if cell and cell[0] is not _IN_PROGRESS:
+            return cell[0]
+
+        def lazy(value: Any, path: str, out: list[Violation]) -> None:
+            chk = cell[0]
+            if chk is not None and chk is not _IN_PROGRESS:
+                chk(value, path, out)
+
+        return lazy
+    cell = [_IN_PROGRESS]
+    memo[name] = cell
+    built = _build_shape(shape, memo)
+    cell[0] = built
+    return built
+
+
+def _IN_PROGRESS(value: Any, path: str, out: list[Violation]) -> None:  # sentinel
+    return None
+
+
+def _build_shape(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check | None:
     meta = shape.metadata
     tname = shape.type_name
     if isinstance(shape, StructureShape):
         members: list[tuple[str, _Check]] = []
         for name, member in shape.members.items():
-            chk = _build(member, depth + 1)
+            chk = _build(member, memo)
             if chk is not None:
                 members.append((name, chk))
         if not members:
@@ -147,7 +173,7 @@ def _build(shape: Shape, depth: int) -> _Check | None:
 
         return check_struct
     if isinstance(shape, ListShape):
-        item_chk = _build(shape.member, depth + 1)
+        item_chk = _build(shape.member, memo)
         max_len = meta.get("max")
 
         def check_list(value: Any, path: str, out: list[Violation]) -> None:
@@ -161,8 +187,8 @@ def _build(shape: Shape, depth: int) -> _Check | None:
 
         return check_list if (item_chk is not None or max_len is not None) else None
     if isinstance(shape, MapShape):
-        key_chk = _build(shape.key, depth + 1)
-        val_chk = _build(shape.value, depth + 1)
+        key_chk = _build(shape.key, memo)
+        val_chk = _build(shape.value, memo)
         max_len = meta.get("max")
 
         def check_map(value: Any, path: str, out: list[Violation]) -> None:

@@ -31,7 +31,6 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
-
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.processing import run_processing_job
 from trainops_local.sagemaker.types import (
@@ -281,8 +280,10 @@ class LocalSageMaker:
         name = request["TrainingJobName"]
         if name in backend.training_jobs:
             arn = backend.training_jobs[name].arn
-            raise ResourceInUseException(f"Training job names must be unique within an AWS account and region, "
-                                         f"and a training job with this name already exists ({arn})")
+            raise ResourceInUseException(
+                f"Training job names must be unique within an AWS account and region, "
+                f"and a training job with this name already exists ({arn})"
+            )
         record = _ORIGINALS["create_training_job"](backend, **_kwargs_from_request(_TRAINING_KWARGS, request))
         _reset_training_record(record, request, tuning_job_arn)
         request["TrainingJobArn"] = record.arn
@@ -290,9 +291,7 @@ class LocalSageMaker:
         with self._lock:
             self.handles[(backend.account_id, backend.region_name, "training", name)] = handle
         self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
-        handle.future = self._workers.submit(
-            self._run_training, backend, handle, request, on_metric, should_stop
-        )
+        handle.future = self._workers.submit(self._run_training, backend, handle, request, on_metric, should_stop)
         return handle
 
     def _run_training(
@@ -344,8 +343,9 @@ class LocalSageMaker:
         except Exception as exc:  # the engine does not raise; belt and braces
             log.exception("local training job %s crashed", handle.name)
             now = utcnow()
-            outcome = TrainingOutcome("Failed", "Failed", f"InternalServerError: {exc}", [], {}, [], None, None,
-                                      now, now, 0)
+            outcome = TrainingOutcome(
+                "Failed", "Failed", f"InternalServerError: {exc}", [], {}, [], None, None, now, now, 0
+            )
         finally:
             telemetry.flush()
         _apply_training_outcome(record, outcome)
@@ -536,7 +536,7 @@ def _patched_backend_stop_processing_job(self: Backend, processing_job_name: str
     _state().stop_processing(self, processing_job_name)
 
 
-def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:
+def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:  # noqa: ARG001 - moto's signature
     raise ValidationError(message=AUTOPILOT_MESSAGE)
 
 
@@ -559,7 +559,7 @@ def _patched_response_stop_training_job(self: Any) -> EmptyResult:
     return EmptyResult()
 
 
-def _patched_response_create_auto_ml_job(self: Any) -> ActionResult:
+def _patched_response_create_auto_ml_job(self: Any) -> ActionResult:  # noqa: ARG001 - moto's signature
     raise ValidationError(message=AUTOPILOT_MESSAGE)
 
 
@@ -657,8 +657,12 @@ def start_local_training_job(
     tuning_arn = None
     if tuning_job_name is not None:
         tuning = backend.hyper_parameter_tuning_jobs.get(tuning_job_name)
-        tuning_arn = tuning.arn if tuning is not None else arn_formatter(
-            "hyper-parameter-tuning-job", tuning_job_name.lower(), backend.account_id, backend.region_name
+        tuning_arn = (
+            tuning.arn
+            if tuning is not None
+            else arn_formatter(
+                "hyper-parameter-tuning-job", tuning_job_name.lower(), backend.account_id, backend.region_name
+            )
         )
     try:
         return state.submit_training(

@@ -81,8 +81,8 @@ def parse_libsvm(raw: bytes, where: str) -> tuple[list[dict[int, float]], list[f
     text = _decode(raw, where)
     rows: list[dict[int, float]] = []
     labels: list[float] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
+    for lineno, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.split()
@@ -95,7 +95,9 @@ def parse_libsvm(raw: bytes, where: str) -> tuple[list[dict[int, float]], list[f
                     raise ValueError(item)
                 row[int(idx)] = float(val)
         except ValueError:
-            raise JobFailed(f"ClientError: {where} line {lineno}: not in libsvm format ('label index:value ...')") from None
+            raise JobFailed(
+                f"ClientError: {where} line {lineno}: not in libsvm format ('label index:value ...')"
+            ) from None
         rows.append(row)
     if not rows:
         raise JobFailed(f"ClientError: {where}: no data (empty file)")

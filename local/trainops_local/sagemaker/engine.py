@@ -174,7 +174,9 @@ class _TrainingRun:
                 feeder.stop()
         for feeder in feeders:
             if feeder.error is not None:
-                raise JobFailed(f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}")
+                raise JobFailed(
+                    f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}"
+                )
 
     def output_uri(self) -> str:
         base = self.request["OutputDataConfig"]["S3OutputPath"]

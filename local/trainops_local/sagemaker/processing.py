@@ -60,7 +60,9 @@ def _download_inputs(s3: Any, request: dict[str, Any], paths: _Paths) -> None:
         if source is None:
             raise JobFailed(f"ClientError: input '{name}': only S3Input is available locally")
         if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise JobFailed(f"ClientError: input '{name}': S3DataType {source.get('S3DataType')} is not available locally")
+            raise JobFailed(
+                f"ClientError: input '{name}': S3DataType {source.get('S3DataType')} is not available locally"
+            )
         dest = paths.local(source["LocalPath"])
         gunzip = source.get("S3CompressionType", "None") == "Gzip"
         files = s3io.download_prefix(s3, source["S3Uri"], dest, gunzip=gunzip)
@@ -165,7 +167,7 @@ def run_processing_job(
             raise ProcessInterrupted(reason)
         enter("Processing")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
+        env.update({k: paths.rewrite(str(v)) for k, v in (request.get("Environment") or {}).items()})
         code_dir = paths.processing
         result = run_process(argv, cwd=code_dir, env=env, on_line=lambda _s, line: emit(line), interrupt=interrupt)
         if result.returncode != 0:

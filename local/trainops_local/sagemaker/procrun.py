@@ -70,7 +70,8 @@ def run_process(
         start_new_session=True,
     )
     lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     pumps = [
         threading.Thread(target=_pump, args=(proc.stdout, "stdout", lines), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, "stderr", lines), daemon=True),

@@ -67,9 +67,7 @@ class TrainingOutcome:
 
     def final_metric_data_list(self) -> list[dict[str, Any]]:
         """FinalMetricDataList as DescribeTrainingJob returns it."""
-        return [
-            {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp} for p in self.final_metrics.values()
-        ]
+        return [{"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp} for p in self.final_metrics.values()]
 
 
 @dataclass

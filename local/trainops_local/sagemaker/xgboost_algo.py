@@ -176,7 +176,9 @@ def _parse_blobs(blobs: list[tuple[bytes, str]], kind: str) -> tuple[Any, np.nda
         for raw, where in blobs:
             x, y = datafiles.parse_csv(raw, where)
             if xs and x.shape[1] != xs[0].shape[1]:
-                raise JobFailed(f"ClientError: {where}: {x.shape[1] + 1} columns, other files have {xs[0].shape[1] + 1}")
+                raise JobFailed(
+                    f"ClientError: {where}: {x.shape[1] + 1} columns, other files have {xs[0].shape[1] + 1}"
+                )
             xs.append(x)
             ys.append(y)
         return np.vstack(xs), np.concatenate(ys), int(xs[0].shape[1])
@@ -245,9 +247,7 @@ class _RoundCallback(xgb.callback.TrainingCallback):
         model.save_model(str(path))
         assert self.ctx.checkpoint_uri is not None
         s3io.upload_file(self.ctx.s3, path, s3io.join_uri(self.ctx.checkpoint_uri, path.name))
-        olds = sorted(
-            (int(m.group(1)), p) for p in directory.iterdir() if (m := CHECKPOINT_RE.match(p.name))
-        )
+        olds = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := CHECKPOINT_RE.match(p.name)))
         for _, old in olds[:-CHECKPOINTS_KEPT]:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
@@ -260,7 +260,9 @@ def train(ctx: XGBoostContext) -> None:
         raise JobFailed("ClientError: Channel 'train' is required for built-in XGBoost")
     extra = sorted(set(ctx.channels) - {"train", "validation"})
     if extra:
-        raise JobFailed(f"ClientError: Unsupported channel(s) {', '.join(extra)}: built-in XGBoost reads train and validation")
+        raise JobFailed(
+            f"ClientError: Unsupported channel(s) {', '.join(extra)}: built-in XGBoost reads train and validation"
+        )
     if hps.get("early_stopping_rounds") and "validation" not in ctx.channels:
         raise JobFailed("ClientError: early_stopping_rounds needs a 'validation' channel")
     kinds = {name: datafiles.content_kind(ch.content_type, "text/libsvm") for name, ch in ctx.channels.items()}

@@ -1,0 +1,31 @@
+"""The RecordFailure step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainops import callbacks
+from trainops.models import RunFailure
+from trainops.settings import Settings
+from trainops.steps.common import Clients, ledger_for
+
+
+def record_failure(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
+    error = event.get("error") or {}
+    name = str(error.get("Error") or "UnknownError")
+    cause = callbacks.parse_cause(error.get("Cause"))
+    request = event.get("request") or {}
+    execution = str(event.get("execution") or "unknown")
+    run_id = str(request.get("run_id") or execution)
+    project = request.get("project")
+    ledger = ledger_for(settings, clients)
+    existing = ledger.get_run(run_id) if request.get("run_id") else None
+    if existing and existing.get("job_failure") and (not cause or name.endswith("JobFailed")):
+        cause = str(existing["job_failure"])  # SendTaskFailure's cause, kept by the callback
+    status = "NO_MODEL" if name in ("NoModelProduced", "TuningJobFailed") else "FAILED"
+    failure = RunFailure(run_id=run_id, project=project, status=status, error=name, cause=cause or name)
+    fields = {"status": status, "error": name, "cause": failure.cause, "execution": execution}
+    if existing is None:
+        fields["run_id"] = run_id
+    ledger.update_run(run_id, {k: v for k, v in fields.items() if v is not None}, project=project)
+    return failure.model_dump(mode="json")

@@ -1,0 +1,69 @@
+"""The RegisterModel step."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from trainops import callbacks, processing, registry, training, tuning
+from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
+from trainops.settings import Settings
+from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.types import split_s3_uri
+
+
+def register_model(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
+    request = RunRequest.model_validate(event["request"])
+    plan = TrainingPlan.model_validate(event["plan"])
+    job = JobResult.model_validate(event["training"])
+    config = config_of(request)
+    ledger = ledger_for(settings, clients)
+    existing = ledger.get_run(request.run_id) or {}
+    if existing.get("model_package_arn"):
+        # a retried RegisterModel task: the package exists already, never register twice
+        return dict(existing["registration"])
+    extra: dict[str, str] = {}
+    if job.kind == "tuning":
+        outcome = tuning.read_tuning_outcome(job.job_name, clients.sagemaker)
+        extra = {"tuning-job": job.job_name, "best-hyperparameters": json.dumps(outcome.get("hyperparameters", {}))}
+        job = callbacks.describe_job("training", outcome["best_training_job"], clients.sagemaker)
+    split = _split_sizes(request, plan, settings, clients)
+    if split:
+        extra["split"] = json.dumps(split)[:256]
+    reg: Registration = registry.register_model(
+        request,
+        config,
+        plan,
+        job,
+        sagemaker=clients.sagemaker,
+        s3=clients.s3,
+        artifacts_bucket=settings.artifacts_bucket,
+        tags=training.tags_for(request, config),
+        extra_metadata=extra,
+    )
+    ledger.update_run(
+        request.run_id,
+        {
+            "status": "SUCCEEDED",
+            "model_package_arn": reg.model_package_arn,
+            "approval_status": reg.approval_status,
+            "approval_reason": reg.reason,
+            "objective_value": reg.objective_value,
+            "split": split,
+            "registration": reg.model_dump(mode="json"),
+        },
+    )
+    return reg.model_dump(mode="json")
+
+
+def _split_sizes(request: RunRequest, plan: TrainingPlan, settings: Settings, clients: Clients) -> dict[str, Any]:
+    if not plan.needs_split:
+        return {}
+    report_uri = processing.split_outputs(request, settings.artifacts_bucket).report_uri
+    assert report_uri is not None
+    bucket, key = split_s3_uri(report_uri)
+    try:
+        doc = json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception:  # the report is informative; its absence must not fail a registration
+        return {}
+    return {k: doc[k] for k in ("rows", "train_rows", "validation_rows", "stratified") if k in doc}

@@ -1,0 +1,27 @@
+"""The SelectAlgorithm step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainops.models import RunRequest
+from trainops.planning import plan_training
+from trainops.settings import Settings
+from trainops.steps.common import Clients, config_of, ledger_for
+
+
+def select_algorithm(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
+    request = RunRequest.model_validate(event["request"])
+    config = config_of(request)
+    plan = plan_training(request, config, region=settings.region, s3=clients.s3)
+    ledger_for(settings, clients).update_run(
+        request.run_id,
+        {
+            "algorithm": plan.algorithm,
+            "image": plan.image,
+            "objective": f"{plan.objective_metric} ({plan.objective_direction})",
+            "inferred": [i.model_dump() for i in plan.inferred],
+            "input_mode": plan.input_mode,
+        },
+    )
+    return plan.model_dump(mode="json")

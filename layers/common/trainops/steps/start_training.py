@@ -1,0 +1,46 @@
+"""The StartTraining step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainops import processing, registry, training
+from trainops.models import RunRequest, TrainingPlan
+from trainops.settings import Settings
+from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
+
+
+def start_training(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
+    request = RunRequest.model_validate(event["request"])
+    plan = TrainingPlan.model_validate(event["plan"])
+    config = config_of(request)
+    channels = processing.split_outputs(request, settings.artifacts_bucket) if plan.needs_split else None
+    base = None
+    if config.incremental.enabled:
+        champion = registry.current_champion(request.project, clients.sagemaker)
+        if champion is not None:
+            base = registry.base_model_from(champion)
+    body = training.build_training_request(
+        request,
+        config,
+        plan,
+        channels=channels,
+        role_arn=settings.sagemaker_role_arn,
+        artifacts_bucket=settings.artifacts_bucket,
+        base_model=base,
+    )
+    seeded = training.seed_checkpoint(body, base, clients.s3) if base is not None else None
+    ledger = ledger_for(settings, clients)
+    name = body["TrainingJobName"]
+    ledger.store_token(name, "training", event["task_token"], request.run_id)
+    created = training.create_training_job(body, clients.sagemaker)
+    ledger.update_run(
+        request.run_id,
+        {
+            "training_job": name,
+            "incremental_from": base.package_arn if base else None,
+            "checkpoint_seed": seeded,
+        },
+    )
+    answer_if_done(created, "training", name, "TrainingJobStatus", ledger, clients)
+    return {"job_name": name, "adopted": created["adopted"], "incremental_from": base.package_arn if base else None}
