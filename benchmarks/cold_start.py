@@ -51,15 +51,25 @@ def _built_layer(no_build: bool) -> tuple[Path, str]:
         build_dir = Path(tempfile.mkdtemp(prefix="trainops-sam-build-"))
         subprocess.run(
             [str(sam), "build", "--build-dir", str(build_dir), "CommonLayer"],
-            cwd=ROOT, check=True, env=env, stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         del py312
         return build_dir / "CommonLayer", "sam build"
     # the same Makefile target `sam build` runs for the layer
     artifacts = Path(tempfile.mkdtemp(prefix="trainops-layer-"))
     subprocess.run(
-        ["make", "-s", "-C", str(ROOT / "layers" / "common"), "build-CommonLayer", f"ARTIFACTS_DIR={artifacts}",
-         f"PYTHON={sys.executable}"],
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT / "layers" / "common"),
+            "build-CommonLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
         check=True,
     )
     return artifacts, "layers/common/Makefile (the target sam build runs)"

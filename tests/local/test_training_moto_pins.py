@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import moto
 import pytest
-from botocore.exceptions import ClientError
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from trainops_local.sagemaker import backend
@@ -117,25 +116,3 @@ def test_describe_serializes_extra_record_attributes_we_set(aws: None) -> None:
     assert described["TuningJobArn"].endswith("/t")
     assert described["TrainingTimeInSeconds"] == 3
     assert "ModelArtifacts" not in described
-
-
-def test_create_auto_ml_job_v2_is_accepted_unpatched(aws: None) -> None:
-    sm = boto3.client("sagemaker", region_name=REGION)
-    try:
-        arn = sm.create_auto_ml_job_v2(
-            AutoMLJobName="auto",
-            AutoMLJobInputDataConfig=[
-                {
-                    "ChannelType": "training",
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/d"}},
-                }
-            ],
-            OutputDataConfig={"S3OutputPath": "s3://b/a"},
-            AutoMLProblemTypeConfig={
-                "TabularJobConfig": {"TargetAttributeName": "y", "ProblemType": "BinaryClassification"}
-            },
-            RoleArn="arn:aws:iam::123456789012:role/sm",
-        )["AutoMLJobArn"]
-    except ClientError as exc:  # pragma: no cover - the pin failing
-        pytest.fail(f"moto changed CreateAutoMLJobV2: {exc}")
-    assert sm.describe_auto_ml_job_v2(AutoMLJobName="auto")["AutoMLJobArn"] == arn

@@ -2,10 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests.helpers import config
 from trainops.config import ProjectConfig, json_schema, load_config_text
 from trainops.errors import ConfigInvalid
+
+from tests.helpers import config
 
 ROOT = Path(__file__).resolve().parents[2]
 

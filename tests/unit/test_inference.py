@@ -1,13 +1,13 @@
 import pytest
-
 from trainops.config import ProblemType
 from trainops.errors import DatasetError
 from trainops.inference import infer_problem, parse_sample
 
 
 def sample(text, ct="text/csv", truncated=False):
-    return parse_sample(text.encode() if isinstance(text, str) else text, uri="s3://b/k", content_type=ct,
-                        truncated=truncated)
+    return parse_sample(
+        text.encode() if isinstance(text, str) else text, uri="s3://b/k", content_type=ct, truncated=truncated
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from trainops.config import parse_config
 from trainops.lint import Finding, lint_config
 from trainops_local.config_cli import validate_command

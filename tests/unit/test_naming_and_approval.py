@@ -1,13 +1,13 @@
 import pytest
-
 from trainops.errors import InvalidProjectName
 from trainops.naming import check_project_name, job_name, run_id_for
 from trainops.registry import Champion, decide_approval
 from trainops.types import TRAINING_JOB_NAME_RE
 
 
-@pytest.mark.parametrize("bad", ["../etc", "a/b", "it's", 'a"b', "$x", "{x}", "Demo", "with space", "é", "", "-a",
-                                 "a" * 33, None, 7])
+@pytest.mark.parametrize(
+    "bad", ["../etc", "a/b", "it's", 'a"b', "$x", "{x}", "Demo", "with space", "é", "", "-a", "a" * 33, None, 7]
+)
 def test_unsafe_project_names_are_refused(bad):
     with pytest.raises(InvalidProjectName) as info:
         check_project_name(bad)
@@ -30,8 +30,14 @@ def test_job_names_are_deterministic_valid_and_within_63():
 
 
 def _champion(value, metric="validation:auc"):
-    return Champion(arn="arn:champ", objective_metric=metric, objective_value=value, model_data_url="s3://x/y",
-                    image="img", num_round=10)
+    return Champion(
+        arn="arn:champ",
+        objective_metric=metric,
+        objective_value=value,
+        model_data_url="s3://x/y",
+        image="img",
+        num_round=10,
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,7 +53,11 @@ def _champion(value, metric="validation:auc"):
 )
 def test_approval_against_the_champion(direction, new, old, margin, expected):
     status, reason = decide_approval(
-        metric="validation:auc", direction=direction, value=new, champion=_champion(old), auto_approve_first=True,
+        metric="validation:auc",
+        direction=direction,
+        value=new,
+        champion=_champion(old),
+        auto_approve_first=True,
         min_improvement=margin,
     )
     assert status == expected
@@ -55,17 +65,27 @@ def test_approval_against_the_champion(direction, new, old, margin, expected):
 
 
 def test_first_model_follows_auto_approval_setting():
-    assert decide_approval(metric="m", direction="Maximize", value=1, champion=None, auto_approve_first=True,
-                           min_improvement=0)[0] == "Approved"
-    status, reason = decide_approval(metric="m", direction="Maximize", value=1, champion=None,
-                                     auto_approve_first=False, min_improvement=0)
+    assert (
+        decide_approval(
+            metric="m", direction="Maximize", value=1, champion=None, auto_approve_first=True, min_improvement=0
+        )[0]
+        == "Approved"
+    )
+    status, reason = decide_approval(
+        metric="m", direction="Maximize", value=1, champion=None, auto_approve_first=False, min_improvement=0
+    )
     assert status == "PendingManualApproval"
     assert "auto_approve_first" in reason
 
 
 def test_champion_judged_on_another_metric_needs_a_human():
-    status, reason = decide_approval(metric="validation:auc", direction="Maximize", value=0.99,
-                                     champion=_champion(0.5, metric="validation:logloss"), auto_approve_first=True,
-                                     min_improvement=0)
+    status, reason = decide_approval(
+        metric="validation:auc",
+        direction="Maximize",
+        value=0.99,
+        champion=_champion(0.5, metric="validation:logloss"),
+        auto_approve_first=True,
+        min_improvement=0,
+    )
     assert status == "PendingManualApproval"
     assert "validation:logloss" in reason

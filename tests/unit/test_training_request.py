@@ -8,11 +8,11 @@ import boto3
 import botocore.session
 import pytest
 from moto import mock_aws
-
-from tests.helpers import ARTIFACTS_BUCKET, ROLE_ARN, XGB_IMAGE, config, plan, run_request
 from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
 from trainops.processing import split_outputs
 from trainops.training import BaseModel, build_training_request, seed_checkpoint
+
+from tests.helpers import ARTIFACTS_BUCKET, ROLE_ARN, XGB_IMAGE, config, plan, run_request
 
 RUN = "20261126T120000-1a2b3c4d"
 PREFIX = f"s3://{ARTIFACTS_BUCKET}/runs/demo/{RUN}"

@@ -3,11 +3,11 @@
 import boto3
 import pytest
 from moto import mock_aws
-
-from tests.helpers import DATA_BUCKET, csv_rows
 from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent, InvalidProjectName
 from trainops.models import RunRequest, Skip
 from trainops.triggers import classify_key, normalize
+
+from tests.helpers import DATA_BUCKET, csv_rows
 
 
 def s3_event(key, *, size=100, bucket=DATA_BUCKET, source="aws.s3", detail_type="Object Created"):

@@ -12,7 +12,6 @@ import regex  # Java-style \p{...} classes in the model's patterns
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
-
 from trainops.config import ProjectConfig, parse_config
 from trainops.errors import ConfigInvalid, InvalidTrainingRequest, NoModelProduced
 from trainops.tuning import (

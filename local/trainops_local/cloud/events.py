@@ -40,6 +40,23 @@ __all__ = ["DeliveryRecord", "EventDelivery", "render_input_transformer", "targe
 LOG = logging.getLogger(__name__)
 
 _MOTO_INTERNAL_KEYS = ("ingestion-time",)
+# moto gives every S3 EventBridge event the same id and sequencer; AWS ids are unique and sequencers
+# increase per key, and consumers deduplicate/order on them.
+_MOTO_FIXED_EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"
+_MOTO_FIXED_SEQUENCER = "617f08299329d189"
+_sequencer_lock = threading.Lock()
+_sequencer = [0x617F08299329D189]
+
+
+def _fix_moto_identity(event: dict[str, Any]) -> None:
+    """Give a moto S3 event a unique id and an increasing sequencer (in place, so all rules agree)."""
+    if event.get("id") == _MOTO_FIXED_EVENT_ID:
+        event["id"] = str(uuid.uuid4())
+    obj = (event.get("detail") or {}).get("object") if isinstance(event.get("detail"), dict) else None
+    if isinstance(obj, dict) and obj.get("sequencer") == _MOTO_FIXED_SEQUENCER:
+        with _sequencer_lock:
+            _sequencer[0] += 1
+            obj["sequencer"] = f"{_sequencer[0]:016X}"
 
 
 @dataclass
@@ -238,6 +255,7 @@ class EventDelivery:
         self, rule: Any, original_event: Any, transform_input: bool, original_send: Callable[..., None]
     ) -> None:
         try:
+            _fix_moto_identity(original_event)
             if not self.rule_matches(rule, original_event):
                 return
         except Exception:

@@ -119,6 +119,11 @@ class _Checker:
         return violations
 
 
+def _short(value: str, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -217,13 +222,13 @@ def _build_shape(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check |
                 return
             if enum is not None and value not in enum:
                 shown = ", ".join(sorted(enum)[:12]) + (", ..." if len(enum) > 12 else "")
-                out.append(Violation(path, "enum", f"{value!r} is not one of [{shown}]"))
+                out.append(Violation(path, "enum", f"{_short(value)} is not one of [{shown}]"))
                 return
             if max_len is not None and len(value) > max_len:
                 out.append(Violation(path, f"max={max_len}", f"length {len(value)}, at most {max_len} characters"))
             if pattern is not None:
                 if pattern.fullmatch(value) is None:
-                    out.append(Violation(path, f"pattern={pattern_src}", f"{value!r} does not match the pattern"))
+                    out.append(Violation(path, f"pattern={pattern_src}", f"{_short(value)} does not match the pattern"))
             elif skipped_pattern is not None:
                 SKIPPED_PATTERNS[skipped_pattern] += 1
 

@@ -31,6 +31,7 @@ from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
+
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.processing import run_processing_job
 from trainops_local.sagemaker.types import (

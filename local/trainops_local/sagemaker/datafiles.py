@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from trainops_local.sagemaker.types import JobFailed
 
 CSV_TYPES = ("text/csv", "csv")

@@ -71,6 +71,7 @@ class _TrainingRun:
         self.transitions: list[StatusTransition] = []
         self.history: list[MetricPoint] = []
         self.final: dict[str, MetricPoint] = {}
+        self.program = ""  # script mode entry point, known after the code download
         self.start_time = utcnow()
         self._t0 = time.monotonic()
         max_runtime = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 from scipy import sparse
+
 from trainops_local.sagemaker import datafiles, s3io
 from trainops_local.sagemaker.channels import Channel, fifo_path, read_fifo
 from trainops_local.sagemaker.layout import TrainingLayout

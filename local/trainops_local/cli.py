@@ -1,0 +1,225 @@
+"""The ``trainops`` command.
+
+    trainops local demo                      the main job on the bundled data (what `make demo` runs)
+    trainops local run --project NAME --data PATH [--config FILE] [--json]
+    trainops config validate FILE [--strict] [--json]
+
+Exit codes: 0 success; 1 the run failed (or findings under --strict); 2 bad input (nothing was started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainops", description="trainops: SageMaker training controller")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="run trainops on the embedded local cloud (no AWS account needed)")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    run = local_sub.add_parser("run", help="train a project on your own data and config")
+    run.add_argument("--project", required=True, help="project name (lower-case letters, digits, hyphens)")
+    run.add_argument("--data", required=True, type=Path, help="a data file, or a directory of data files")
+    run.add_argument("--config", type=Path, help="project config YAML (default: everything inferred)")
+    run.add_argument("--runs", type=int, default=1, help="run the same upload N times (champion comparison)")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    run.add_argument("--workdir", type=Path, default=None, help="local cloud work directory (default: temporary)")
+    run.add_argument("--timeout", type=float, default=900.0, help="seconds before the run is stopped")
+    demo = local_sub.add_parser("demo", help="the main job on the bundled dataset, then a small tuning run")
+    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--no-tuning", action="store_true", help="skip the tuning part of the demo")
+    demo.add_argument("--workdir", type=Path, default=None)
+
+    config = sub.add_parser("config", help="project configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    validate = config_sub.add_parser("validate", help="validate a config and lint its tuning section")
+    validate.add_argument("file")
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "config":
+        from trainops_local.config_cli import validate_command
+
+        return validate_command(args.file, strict=args.strict, as_json=args.json)
+    logging.basicConfig(level=os.environ.get("TRAINOPS_LOG_LEVEL", "WARNING"))
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs stay quiet locally
+    if args.local_command == "run":
+        return _local_run(args)
+    return _demo(args)
+
+
+def _workdir(given: Path | None) -> tuple[Path, bool]:
+    if given is not None:
+        given.mkdir(parents=True, exist_ok=True)
+        return given, False
+    return Path(tempfile.mkdtemp(prefix="trainops-local-")), True
+
+
+def _local_run(args: argparse.Namespace) -> int:
+    from trainops_local.runner import LocalTrainops, UsageError, check_inputs
+
+    try:
+        check_inputs(args.project, args.data, args.config)
+    except UsageError as exc:
+        _error(str(exc), as_json=args.json)
+        return 2
+    workdir, temporary = _workdir(args.workdir)
+    view = _View(quiet=args.json)
+    summaries = []
+    try:
+        with LocalTrainops(workdir) as app:
+            view.note(f"local cloud up; {app.template.name} deployed as stack '{app.stack_name}'")
+            if args.config is None:
+                view.note("no --config: problem type and objective will be inferred from the data")
+            for i in range(max(1, args.runs)):
+                if args.runs > 1:
+                    view.note(f"run {i + 1} of {args.runs}")
+                summary = app.run(args.project, args.data, args.config, progress=view.progress, timeout=args.timeout)
+                view.summary(summary)
+                summaries.append(summary)
+    except UsageError as exc:
+        _error(str(exc), as_json=args.json)
+        return 2
+    finally:
+        if temporary:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        payload: Any = summaries[0].to_json() if len(summaries) == 1 else [s.to_json() for s in summaries]
+        print(json.dumps(payload, indent=2, default=str))
+    return 0 if all(s.status == "SUCCEEDED" for s in summaries) else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from trainops_local.runner import LocalTrainops
+
+    workdir, temporary = _workdir(args.workdir)
+    view = _View(quiet=args.json)
+    results = []
+    try:
+        with LocalTrainops(workdir) as app:
+            view.note("local cloud up: template.yaml deployed into the embedded AWS (moto)")
+            view.note("1/2  upload examples/data/breast_cancer.csv -> EventBridge -> Step Functions -> training")
+            demo = app.run(
+                "demo",
+                EXAMPLES / "data" / "breast_cancer.csv",
+                EXAMPLES / "configs" / "demo.yaml",
+                progress=view.progress,
+            )
+            view.summary(demo)
+            results.append(demo)
+            if not args.no_tuning and demo.status == "SUCCEEDED":
+                view.note("2/2  a small tuning run (Bayesian, early stopping Auto) on the same data")
+                tuned = app.run(
+                    "demo-tuning",
+                    EXAMPLES / "data" / "breast_cancer.csv",
+                    EXAMPLES / "configs" / "demo-tuning.yaml",
+                    progress=view.progress,
+                )
+                view.summary(tuned)
+                results.append(tuned)
+    finally:
+        if temporary:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2, default=str))
+    return 0 if all(r.status == "SUCCEEDED" for r in results) else 1
+
+
+def _error(message: str, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"status": "INVALID_INPUT", "error": message}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+
+
+class _View:
+    """Live progress and the final summary, with rich."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.quiet = quiet
+        self.console = Console(stderr=quiet, highlight=False)
+        self.last: tuple[Any, ...] | None = None
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[bold]trainops[/] {text}")
+
+    def progress(self, p: Any) -> None:
+        if self.quiet:
+            return
+        key = (p.state, p.job, p.job_status, p.metric, p.jobs_done, p.note)
+        if key == self.last:
+            return
+        self.last = key
+        parts = [f"[dim]{p.elapsed_s:6.1f}s[/]", f"state [cyan]{p.state or '-'}[/]"]
+        if p.job:
+            parts.append(f"job {p.job} [yellow]{p.job_status}[/]")
+        if p.jobs_total > 1:
+            parts.append(f"{p.jobs_done}/{p.jobs_total} jobs done")
+        if p.metric:
+            parts.append(f"{p.metric[0]}={p.metric[1]:.4f}")
+        if p.note:
+            parts.append(f"[magenta]{p.note}[/]")
+        self.console.print("  " + "  ".join(parts))
+
+    def summary(self, s: Any) -> None:
+        if self.quiet:
+            return
+        from rich.table import Table
+
+        ok = s.status == "SUCCEEDED"
+        table = Table(title=f"run of {s.project}: [{'green' if ok else 'red'}]{s.status}[/]", show_header=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        if s.inferred:
+            for item in s.inferred:
+                table.add_row(f"inferred {item['field']}", f"{item['value']}  ({item['reason']})")
+        if ok:
+            table.add_row("model package", s.model_package_arn)
+            table.add_row("approval", f"{s.approval_status}: {s.approval_reason}")
+            table.add_row("objective", f"{s.objective['name']} = {s.objective['value']:.6g}")
+            if s.champion:
+                table.add_row("compared with", f"{s.champion['arn']} ({s.champion['value']})")
+            table.add_row("artifact", s.artifact)
+        elif s.status == "SKIPPED":
+            table.add_row("skipped", s.skip_reason or "")
+        else:
+            table.add_row("failed state", str(s.failed_state))
+            table.add_row("error", str(s.error))
+            table.add_row("cause", str(s.cause))
+        if s.split:
+            table.add_row("validation split", json.dumps(s.split))
+        if s.training_jobs:
+            counts: dict[str, int] = {}
+            for job in s.training_jobs:
+                counts[job["status"]] = counts.get(job["status"], 0) + 1
+            table.add_row("training jobs", ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        if s.tuning_job:
+            table.add_row("tuning job", s.tuning_job)
+        table.add_row("execution", str(s.execution_arn))
+        table.add_row(
+            "elapsed", f"{s.elapsed_s:.1f}s ({s.job_seconds:.1f}s in jobs, {s.controller_overhead_s:.1f}s controller)"
+        )
+        self.console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""Run trainops' main job on the local cloud: deploy template.yaml into the embedded moto, upload a dataset
+(and config), and follow the real event path to the registry, reporting progress as it goes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainops.config import ProjectConfig, load_config_text
+from trainops.errors import TrainopsError
+from trainops.naming import check_project_name
+
+from trainops_local.cloud import LocalCloud
+from trainops_local.cloud.local_cloud import TERMINAL_EXECUTION_STATUSES
+from trainops_local.sagemaker import backend as local_sagemaker
+from trainops_local.sagemaker import tuning as local_tuning
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_SUFFIXES = (".csv", ".libsvm", ".txt", ".gz")
+
+
+class UsageError(Exception):
+    """Bad input to the CLI itself (missing file, invalid config): exit code 2, nothing started."""
+
+
+@dataclass
+class Progress:
+    state: str | None = None
+    job: str | None = None
+    job_status: str | None = None
+    metric: tuple[str, float] | None = None
+    jobs_done: int = 0
+    jobs_total: int = 0
+    elapsed_s: float = 0.0
+    note: str | None = None
+
+
+@dataclass
+class RunSummary:
+    status: str
+    project: str
+    execution_arn: str | None
+    run_id: str | None = None
+    model_package_arn: str | None = None
+    approval_status: str | None = None
+    approval_reason: str | None = None
+    objective: dict[str, Any] | None = None
+    champion: dict[str, Any] | None = None
+    artifact: str | None = None
+    training_jobs: list[dict[str, Any]] = field(default_factory=list)
+    tuning_job: str | None = None
+    inferred: list[dict[str, Any]] = field(default_factory=list)
+    config_source: str | None = None
+    split: dict[str, Any] | None = None
+    failed_state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    skip_reason: str | None = None
+    elapsed_s: float = 0.0
+    job_seconds: float = 0.0
+    controller_overhead_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def check_inputs(project: str, data: Path, config: Path | None) -> ProjectConfig | None:
+    """Validate what the user gave before anything starts (UsageError -> exit code 2)."""
+    try:
+        check_project_name(project, field="--project")
+    except TrainopsError as exc:
+        raise UsageError(str(exc)) from exc
+    if not data.exists():
+        raise UsageError(f"--data {data}: no such file or directory")
+    if data.is_file() and data.stat().st_size == 0:
+        raise UsageError(f"--data {data}: the file is empty")
+    if data.is_dir() and not any(p.is_file() and not p.name.startswith((".", "_")) for p in data.rglob("*")):
+        raise UsageError(f"--data {data}: the directory holds no data files")
+    if config is None:
+        return None
+    if not config.is_file():
+        raise UsageError(f"--config {config}: no such file")
+    try:
+        return load_config_text(config.read_bytes(), expected_project=project, source=str(config))
+    except TrainopsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+class LocalTrainops:
+    """The local cloud with trainops deployed into it (a context manager)."""
+
+    def __init__(
+        self, workdir: Path = Path(".trainops"), *, template: Path | None = None, stack_name: str = "trainops"
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.template = template or REPO / "template.yaml"
+        self.stack_name = stack_name
+        self.cloud = LocalCloud(self.workdir / "cloud")
+        self.cloud.on_start.append(self._install_sagemaker)
+        self.cloud.on_stop.append(self._uninstall_sagemaker)
+        self.outputs: dict[str, Any] = {}
+
+    def _install_sagemaker(self, cloud: LocalCloud) -> None:
+        local_sagemaker.install(self.workdir / "jobs", region=cloud.region)
+        local_tuning.install()
+
+    def _uninstall_sagemaker(self, cloud: LocalCloud) -> None:
+        del cloud
+        local_tuning.uninstall()
+        local_sagemaker.uninstall()
+
+    def __enter__(self) -> LocalTrainops:
+        self.cloud.start()
+        try:
+            stack = self.cloud.deploy(self.template, self.stack_name)
+            self.outputs = dict(stack.outputs)
+        except BaseException:
+            self.cloud.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cloud.stop()
+
+    @property
+    def data_bucket(self) -> str:
+        return str(self.outputs["DataBucketName"])
+
+    @property
+    def state_machine_arn(self) -> str:
+        return str(self.outputs["StateMachineArn"])
+
+    # -- uploads -------------------------------------------------------------------------------------
+    def upload_config(self, project: str, path: Path) -> str:
+        key = f"config/{project}.yaml"
+        self.cloud.client("s3").put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
+        return key
+
+    def upload_data(self, project: str, path: Path) -> str:
+        """Upload a file (one run on upload) or a directory (one run when _READY lands); returns the key that
+        starts the run."""
+        s3 = self.cloud.client("s3")
+        if path.is_file():
+            key = f"data/{project}/{path.name}"
+            s3.upload_file(str(path), self.data_bucket, key)
+            return key
+        prefix = f"data/{project}/{path.name}"
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))):
+            s3.upload_file(str(file), self.data_bucket, f"{prefix}/{file.relative_to(path).as_posix()}")
+        key = f"{prefix}/_READY"
+        s3.put_object(Bucket=self.data_bucket, Key=key, Body=b"")
+        return key
+
+    # -- executions ----------------------------------------------------------------------------------
+    def _executions(self) -> set[str]:
+        sfn = self.cloud.client("stepfunctions")
+        arns: set[str] = set()
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn):
+            arns.update(e["executionArn"] for e in page["executions"])
+        return arns
+
+    def find_execution(self, key: str, known: set[str], timeout: float = 30.0) -> str:
+        """The execution EventBridge started for the upload of ``key``."""
+        sfn = self.cloud.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for arn in sorted(self._executions() - known):
+                desc = sfn.describe_execution(executionArn=arn)
+                event = json.loads(desc.get("input") or "{}")
+                if (event.get("detail") or {}).get("object", {}).get("key") == key:
+                    return arn
+            time.sleep(0.05)
+        raise TimeoutError(f"no execution started for s3://{self.data_bucket}/{key} within {timeout:.0f}s")
+
+    def run(
+        self,
+        project: str,
+        data: Path,
+        config: Path | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        timeout: float = 900.0,
+    ) -> RunSummary:
+        check_inputs(project, data, config)
+        start = time.monotonic()
+        if config is not None:
+            self.upload_config(project, config)
+            self.cloud.wait_idle(30)
+        known = self._executions()
+        key = self.upload_data(project, data)
+        arn = self.find_execution(key, known)
+        return self.follow(arn, project, start=start, progress=progress, timeout=timeout)
+
+    def start_manual(self, payload: dict[str, Any], name: str) -> str:
+        sfn = self.cloud.client("stepfunctions")
+        return str(
+            sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload))[
+                "executionArn"
+            ]
+        )
+
+    def follow(
+        self,
+        arn: str,
+        project: str,
+        *,
+        start: float | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 900.0,
+    ) -> RunSummary:
+        """Poll the execution until ANY terminal status (deadline ``timeout``), reporting progress."""
+        start = start if start is not None else time.monotonic()
+        sfn = self.cloud.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        tracker = _Tracker(self)
+        while True:
+            desc = sfn.describe_execution(executionArn=arn)
+            if progress is not None:
+                progress(tracker.progress(arn, time.monotonic() - start))
+            if desc["status"] in TERMINAL_EXECUTION_STATUSES:
+                break
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"no result after {timeout:.0f}s")
+                raise TimeoutError(f"execution {arn} did not finish within {timeout:.0f}s (stopped)")
+            time.sleep(0.1)
+        self.cloud.wait_idle(30)
+        local_sagemaker.wait_idle(30)
+        summary = tracker.summary(arn, desc, project, time.monotonic() - start)
+        if progress is not None:
+            progress(tracker.progress(arn, summary.elapsed_s))
+        return summary
+
+
+class _Tracker:
+    """Reads what a user would look at: execution history, run record, SageMaker jobs."""
+
+    def __init__(self, app: LocalTrainops) -> None:
+        self.app = app
+        self.run_id: str | None = None
+
+    def _history(self, arn: str) -> list[dict[str, Any]]:
+        return self.app.cloud.execution_history(arn)
+
+    def _run_record(self) -> dict[str, Any]:
+        if self.run_id is None:
+            return {}
+        ddb = self.app.cloud.client("dynamodb")
+        item = ddb.get_item(
+            TableName=self.app.outputs["RunsTableName"],
+            Key={"pk": {"S": f"RUN#{self.run_id}"}, "sk": {"S": "RUN"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return {}
+        from trainops.ledger import _deserialize
+
+        return _deserialize(item)
+
+    def _states(self, history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+        entered: list[str] = []
+        outputs: dict[str, Any] = {}
+        for event in history:
+            if "stateEnteredEventDetails" in event:
+                entered.append(event["stateEnteredEventDetails"]["name"])
+            details = event.get("stateExitedEventDetails")
+            if details:
+                try:
+                    outputs[details["name"]] = json.loads(details.get("output") or "null")
+                except ValueError:
+                    outputs[details["name"]] = None
+        normalized = outputs.get("NormalizeRequest") or {}
+        request = normalized.get("request") if isinstance(normalized, dict) else None
+        if request:
+            self.run_id = request.get("run_id")
+        return entered, outputs
+
+    def _jobs(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        sm = self.app.cloud.client("sagemaker")
+        jobs: list[dict[str, Any]] = []
+        tuning = record.get("tuning_job")
+        names: list[str] = []
+        if tuning:
+            try:
+                resp = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=tuning, MaxResults=100
+                )
+                names = sorted(s["TrainingJobName"] for s in resp.get("TrainingJobSummaries", []))
+            except Exception:
+                names = []
+        elif record.get("training_job"):
+            names = [record["training_job"]]
+        for name in names:
+            d = sm.describe_training_job(TrainingJobName=name)
+            seconds = d.get("TrainingTimeInSeconds")
+            if seconds is None and d.get("TrainingStartTime") and d.get("TrainingEndTime"):
+                seconds = (d["TrainingEndTime"] - d["TrainingStartTime"]).total_seconds()
+            jobs.append(
+                {
+                    "name": name,
+                    "status": d["TrainingJobStatus"],
+                    "secondary_status": d.get("SecondaryStatus"),
+                    "metrics": {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", [])},
+                    "seconds": seconds,
+                    "failure_reason": d.get("FailureReason"),
+                }
+            )
+        return jobs
+
+    def progress(self, arn: str, elapsed: float) -> Progress:
+        history = self._history(arn)
+        entered, _ = self._states(history)
+        record = self._run_record()
+        objective = (record.get("objective") or "").split(" ")[0] or None
+        p = Progress(state=entered[-1] if entered else None, elapsed_s=elapsed)
+        try:
+            jobs = self._jobs(record)
+        except Exception:
+            jobs = []
+        if jobs:
+            running = [j for j in jobs if j["status"] in ("InProgress", "Stopping")]
+            current = running[-1] if running else jobs[-1]
+            p.job, p.job_status = current["name"], current["status"]
+            metrics = current["metrics"]
+            if objective and objective in metrics:
+                p.metric = (objective, metrics[objective])
+            elif metrics:
+                name = sorted(metrics)[-1]
+                p.metric = (name, metrics[name])
+            p.jobs_total = len(jobs)
+            p.jobs_done = sum(1 for j in jobs if j["status"] in ("Completed", "Failed", "Stopped"))
+            if current["secondary_status"] == "Stopped" or (current["status"] == "Stopped"):
+                p.note = "stopped early"
+        return p
+
+    def summary(self, arn: str, desc: dict[str, Any], project: str, elapsed: float) -> RunSummary:
+        history = self._history(arn)
+        entered, outputs = self._states(history)
+        record = self._run_record()
+        status = desc["status"]
+        final = json.loads(desc.get("output") or "null") if status == "SUCCEEDED" else None
+        s = RunSummary(status=status, project=project, execution_arn=arn, run_id=self.run_id, elapsed_s=elapsed)
+        s.inferred = list(record.get("inferred") or [])
+        s.config_source = record.get("config_source")
+        s.split = record.get("split") or None
+        s.tuning_job = record.get("tuning_job")
+        jobs = self._jobs(record)
+        s.training_jobs = [{"name": j["name"], "status": j["status"], "seconds": j["seconds"]} for j in jobs]
+        s.job_seconds = round(sum(j["seconds"] or 0 for j in jobs) + _processing_seconds(self.app, record), 3)
+        s.controller_overhead_s = round(max(0.0, elapsed - s.job_seconds), 3)
+        if isinstance(final, dict) and final.get("action") == "skip":
+            s.status = "SKIPPED"
+            s.skip_reason = final.get("reason")
+            return s
+        if isinstance(final, dict) and final.get("registration"):
+            reg = final["registration"]
+            plan = final.get("plan") or {}
+            s.model_package_arn = reg["model_package_arn"]
+            s.approval_status = reg["approval_status"]
+            s.approval_reason = reg["reason"]
+            s.objective = {
+                "name": reg["objective_metric"],
+                "value": reg["objective_value"],
+                "direction": plan.get("objective_direction"),
+            }
+            if reg.get("champion_arn"):
+                s.champion = {"arn": reg["champion_arn"], "value": reg.get("champion_value")}
+            s.artifact = reg["model_artifact"]
+            return s
+        failure = outputs.get("RecordFailure")
+        failed = failure.get("failure") if isinstance(failure, dict) else None
+        s.error = (failed or {}).get("error") or record.get("error") or desc.get("error")
+        s.cause = (failed or {}).get("cause") or record.get("cause") or desc.get("cause")
+        before = [name for name in entered if name not in ("RecordFailure", "FailureKind", "RunFailed", "NoModel")]
+        s.failed_state = before[-1] if before else None
+        if (failed or {}).get("status") == "NO_MODEL":
+            s.status = "NO_MODEL"
+        return s
+
+
+def _processing_seconds(app: LocalTrainops, record: dict[str, Any]) -> float:
+    run_id = record.get("run_id")
+    project = record.get("project")
+    if not run_id or not project:
+        return 0.0
+    from trainops.naming import job_name
+
+    sm = app.cloud.client("sagemaker")
+    try:
+        d = sm.describe_processing_job(ProcessingJobName=job_name(project, run_id, "split"))
+    except Exception:
+        return 0.0
+    start, end = d.get("ProcessingStartTime"), d.get("ProcessingEndTime")
+    return (end - start).total_seconds() if start and end else 0.0
