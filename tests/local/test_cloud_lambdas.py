@@ -111,14 +111,14 @@ def test_logs_written_to_cloudwatch(deployed: tuple[LocalCloud, StackOutputs]) -
 
 
 def test_function_created_from_zip_runs(deployed: tuple[LocalCloud, StackOutputs]) -> None:
-    cloud, _ = deployed
+    cloud, stack = deployed
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("app.py", "def lambda_handler(event, context):\n    return {'zipped': event['n'] * 2}\n")
     cloud.client("lambda").create_function(
         FunctionName="zipped",
         Runtime="python3.12",
-        Role="arn:aws:iam::123456789012:role/r",
+        Role=stack.resources["EchoFunctionRole"].attributes["Arn"],
         Handler="app.lambda_handler",
         Code={"ZipFile": buf.getvalue()},
     )

@@ -390,6 +390,7 @@ class LambdaRunner:
         )
         logs = log.getvalue()
         with contextlib.suppress(Exception):
+            fn.logs_backend.ensure_log_group(fn.logs_group_name)
             fn.save_logs(logs)
         return body, errored, logs
 
