@@ -35,7 +35,7 @@ from trainops_local.sagemaker import tuning as local_tuning
 REGION = "us-east-1"
 BUCKET = "bench"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROUNDS = 100
+ROUNDS = 50
 TIMEOUT = 900.0
 
 
@@ -50,14 +50,14 @@ class Dataset:
 
 
 def _synthetic() -> tuple[np.ndarray, np.ndarray]:
-    return make_classification(n_samples=6000, n_features=30, n_informative=12, flip_y=0.03, random_state=0)
+    return make_classification(n_samples=3000, n_features=20, n_informative=10, flip_y=0.03, random_state=0)
 
 
 DATASETS = (
     Dataset("breast_cancer", lambda: load_breast_cancer(return_X_y=True), {"objective": "binary:logistic"}, "logloss"),
     Dataset("wine", lambda: load_wine(return_X_y=True), {"objective": "multi:softprob", "num_class": "3"}, "mlogloss"),
     Dataset("diabetes", lambda: load_diabetes(return_X_y=True), {"objective": "reg:squarederror"}, "rmse"),
-    Dataset("synthetic_6000", _synthetic, {"objective": "binary:logistic"}, "logloss"),
+    Dataset("synthetic_3000", _synthetic, {"objective": "binary:logistic"}, "logloss"),
 )
 
 RANGES = {

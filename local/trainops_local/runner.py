@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from trainops.config import ProjectConfig, load_config_text
 from trainops.errors import TrainopsError
 from trainops.naming import check_project_name
@@ -88,9 +92,40 @@ def check_inputs(project: str, data: Path, config: Path | None) -> ProjectConfig
     if not config.is_file():
         raise UsageError(f"--config {config}: no such file")
     try:
-        return load_config_text(config.read_bytes(), expected_project=project, source=str(config))
+        text = _with_placeholder_source(config)
+        return load_config_text(text, expected_project=project, source=str(config))
     except TrainopsError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _local_source_dir(config: Path) -> Path | None:
+    """A script-mode ``source_dir`` given as a local directory (relative to the config file)."""
+    data = yaml.safe_load(config.read_text())
+    source = ((data or {}).get("algorithm") or {}).get("source_dir") if isinstance(data, dict) else None
+    if not isinstance(source, str) or source.startswith("s3://"):
+        return None
+    path = (config.parent / source).resolve()
+    if not path.is_dir():
+        raise UsageError(f"--config {config}: algorithm.source_dir {source} is not a directory")
+    return path
+
+
+def _with_placeholder_source(config: Path, uri: str = "s3://local-placeholder/sourcedir.tar.gz") -> bytes:
+    """The config text with a local source_dir replaced by an S3 URI (validated before anything starts)."""
+    if _local_source_dir(config) is None:
+        return config.read_bytes()
+    data = yaml.safe_load(config.read_text())
+    data["algorithm"]["source_dir"] = uri
+    return yaml.safe_dump(data, sort_keys=False).encode()
+
+
+def pack_source_dir(path: Path) -> bytes:
+    """sourcedir.tar.gz, as the SageMaker Python SDK packs it (files at the archive root)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            tar.add(file, arcname=file.relative_to(path).as_posix())
+    return buffer.getvalue()
 
 
 class LocalTrainops:
@@ -139,8 +174,19 @@ class LocalTrainops:
 
     # -- uploads -------------------------------------------------------------------------------------
     def upload_config(self, project: str, path: Path) -> str:
+        """Upload the config; a local script-mode source_dir is packed and uploaded first."""
+        s3 = self.cloud.client("s3")
+        body = path.read_bytes()
+        source = _local_source_dir(path)
+        if source is not None:
+            archive = pack_source_dir(source)
+            digest = hashlib.sha256(archive).hexdigest()[:12]
+            code_key = f"code/{project}/{digest}/sourcedir.tar.gz"
+            bucket = str(self.outputs["ArtifactsBucketName"])
+            s3.put_object(Bucket=bucket, Key=code_key, Body=archive)
+            body = _with_placeholder_source(path, f"s3://{bucket}/{code_key}")
         key = f"config/{project}.yaml"
-        self.cloud.client("s3").put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
+        s3.put_object(Bucket=self.data_bucket, Key=key, Body=body)
         return key
 
     def upload_data(self, project: str, path: Path) -> str:

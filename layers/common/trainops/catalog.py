@@ -88,6 +88,7 @@ CATALOG: dict[AlgorithmName, AlgorithmSpec] = {
             "validation:absolute_loss": "Minimize",
             "train:objective_loss": "Minimize",
         },
+        runs_locally=False,
     ),
     AlgorithmName.SCRIPT: AlgorithmSpec(
         name=AlgorithmName.SCRIPT,

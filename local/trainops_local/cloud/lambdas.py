@@ -208,12 +208,17 @@ class LambdaRunner:
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         os.environ.__class__ = _OverlayEnviron
-        if not isinstance(sys.stdout, _ThreadStream):
-            self._stdout = _ThreadStream(sys.stdout)
-            sys.stdout = self._stdout  # type: ignore[assignment]
-        if not isinstance(sys.stderr, _ThreadStream):
-            self._stderr = _ThreadStream(sys.stderr)
-            sys.stderr = self._stderr  # type: ignore[assignment]
+        self._ensure_streams()
+
+    def _ensure_streams(self) -> None:
+        # Re-checked on every invocation: test runners and CLIs swap sys.stdout/sys.stderr themselves.
+        with self._import_lock:
+            if not isinstance(sys.stdout, _ThreadStream):
+                self._stdout = _ThreadStream(sys.stdout)
+                sys.stdout = self._stdout  # type: ignore[assignment]
+            if not isinstance(sys.stderr, _ThreadStream):
+                self._stderr = _ThreadStream(sys.stderr)
+                sys.stderr = self._stderr  # type: ignore[assignment]
 
     def uninstall(self) -> None:
         """Restore moto's original method, ``os.environ`` and the standard streams."""
@@ -305,6 +310,7 @@ class LambdaRunner:
     def invoke(self, fn: Any, event: Any = None) -> tuple[str, bool, str]:
         """Run ``fn``'s handler on ``event``; the ``(payload, errored, logs)`` moto expects."""
         self.invocations += 1
+        self._ensure_streams()
         if isinstance(event, str | bytes):
             try:
                 event = json.loads(event)

@@ -1,0 +1,35 @@
+"""Fixtures shared by the suites that run the real template in the local cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="module")
+def trainops_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """template.yaml deployed into the local cloud, with real local SageMaker; one per test module.
+
+    Tests use distinct project names, so they share the stack without seeing each other's runs.
+    """
+    from trainops_local.runner import LocalTrainops
+
+    with LocalTrainops(tmp_path_factory.mktemp("trainops")) as app:
+        yield app
+
+
+def bad_rows_in_the_middle(path: Path, *, rows: int = 4000) -> Path:
+    """A CSV whose head and tail are fine (the sample check passes) with a broken row in the middle, so the
+    training job itself fails, as it would on AWS."""
+    lines = []
+    for i in range(rows):
+        label = i % 2
+        lines.append(f"{label},{i * 0.01:.4f},{(i % 13) * 0.5:.3f},{(i % 7) - 3},{label * 0.7 + (i % 5) * 0.1:.3f}")
+    lines[rows // 2] = "1,abc,0.5,1,0.2"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,306 @@
+"""Pins of the unpatched moto 5.2.5 behaviour that ``trainops_local.cloud`` relies on or replaces.
+
+Each test names the adaptation it justifies. If a moto upgrade changes one of these, the test fails and the
+adaptation must be re-checked (it may be obsolete, or it may now break something).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto
+import pytest
+from moto import mock_aws
+from moto.core.models import botocore_stubber
+
+from trainops_local.cloud import sfn as sfn_patch
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE_DOC = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
+
+
+@pytest.fixture
+def plain_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto as shipped (with Step Functions execution on), none of the local cloud's patches."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+
+
+def wait_terminal(arn: str, timeout: float = 15) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING" or time.monotonic() > deadline:
+            return desc
+        time.sleep(0.05)
+
+
+def role_arn() -> str:
+    iam = boto3.client("iam")
+    try:
+        return iam.get_role(RoleName="pin-role")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName="pin-role", AssumeRolePolicyDocument=ROLE_DOC)["Role"]["Arn"]
+
+
+def test_moto_version() -> None:
+    assert moto.__version__ == "5.2.5"
+
+
+# --------------------------------------------------------------------------------------------- lambdas.py
+
+
+def test_invoke_lambda_hook_signature() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    sig = inspect.signature(LambdaFunction.__dict__["_invoke_lambda"])
+    assert list(sig.parameters) == ["self", "event"]
+    assert sig.parameters["event"].default is None
+    assert "tuple[str, bool, str]" in str(sig.return_annotation)
+    for attr in ("save_logs", "invoke"):
+        assert callable(getattr(LambdaFunction, attr))
+
+
+def test_invoke_without_patch_needs_docker(plain_moto: None, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", "def lambda_handler(e, c):\n    return {'ran': True}\n")
+    lam = boto3.client("lambda")
+    lam.create_function(
+        FunctionName="f", Runtime="python3.12", Role=role_arn(), Handler="app.lambda_handler", Code={"ZipFile": buf.getvalue()}
+    )
+    resp = lam.invoke(FunctionName="f", Payload=b"{}")
+    body = resp["Payload"].read().decode()
+    assert resp.get("FunctionError")
+    assert "error running docker" in body  # the handler never ran
+
+
+def test_use_docker_false_only_echoes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        lam = boto3.client("lambda")
+        lam.create_function(
+            FunctionName="f", Runtime="python3.12", Role=role_arn(), Handler="app.h", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+        )
+        assert lam.invoke(FunctionName="f", Payload=b'{"x": 1}')["Payload"].read() == b'{"x": 1}'
+
+
+def test_sfn_lambda_error_name_comes_from_error_type() -> None:
+    # lambdas.py answers exceptions as {"errorType": <class name>, ...}; the interpreter uses that as the error.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+
+    source = inspect.getsource(state_task_service_lambda)
+    assert 'cause_object["errorType"]' in source
+
+
+# --------------------------------------------------------------------------------------------- events.py
+
+
+def test_events_hook_points() -> None:
+    import moto.s3.notifications as s3n
+    from moto.events.models import Rule
+    from moto.s3.responses import S3Response
+
+    assert list(inspect.signature(Rule.send_to_targets).parameters) == ["self", "original_event", "transform_input"]
+    assert list(inspect.signature(s3n.send_event).parameters) == ["account_id", "event_name", "bucket", "key"]
+    assert callable(S3Response.put_object_tagging)
+    # the S3 path skips InputTransformer and swallows every error (so one failing rule stops later ones)
+    source = inspect.getsource(s3n._send_event_bridge_message)
+    assert "send_to_targets(event, transform_input=False)" in source
+    assert "except:" in source
+
+
+def test_put_events_to_sfn_target_not_implemented(plain_moto: None) -> None:
+    events = boto3.client("events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "sm", "Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sm"}])
+    with pytest.raises(NotImplementedError):
+        events.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": "{}"}])
+
+
+def test_schedule_only_rule_matches_everything_and_disabled_rules_fire() -> None:
+    from moto.events.models import EventPattern, Rule
+
+    assert EventPattern.load(None).matches_event({"source": "anything", "detail-type": "x", "detail": {}})
+    rule = Rule("r", ACCOUNT, REGION, None, None, "rate(1 hour)", None, "default", "DISABLED")
+    assert rule.event_pattern.matches_event({"source": "s", "detail": {}})
+    assert "state" not in inspect.getsource(Rule.send_to_targets)  # no ENABLED check
+
+
+def test_s3_put_object_emits_spurious_tag_event_with_fixed_identity(plain_moto: None) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="b")
+    s3.put_bucket_notification_configuration(Bucket="b", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    events = boto3.client("events")
+    events.put_rule(Name="all-s3", EventPattern=json.dumps({"source": ["aws.s3"]}))
+    events.put_targets(Rule="all-s3", Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"}])
+    s3.put_object(Bucket="b", Key="k", Body=b"x")
+    s3.put_object(Bucket="b", Key="k", Body=b"y")
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(b["detail-type"] for b in bodies) == ["Object Created"] * 2 + ["Object Tags Added"] * 2
+    assert {b["id"] for b in bodies} == {"17793124-05d4-b198-2fde-7ededc63b103"}
+    assert {b["detail"]["object"]["sequencer"] for b in bodies} == {"617f08299329d189"}
+    # the EventBridge setting is honoured by the backend but not rendered by GetBucketNotificationConfiguration
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="b")
+
+
+def test_scheduler_backend_interface(plain_moto: None) -> None:
+    from moto.scheduler.models import scheduler_backends
+
+    scheduler = boto3.client("scheduler")
+    scheduler.create_schedule(
+        Name="s",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sm", "RoleArn": role_arn(), "Input": "<aws.scheduler.execution-id>"},
+    )
+    schedule = scheduler_backends[ACCOUNT][REGION].get_schedule("default", "s")
+    assert schedule.target["Input"] == "<aws.scheduler.execution-id>"  # stored, never fired or resolved
+    assert schedule.state == "ENABLED"
+
+
+# --------------------------------------------------------------------------------------------- sfn.py
+
+
+SFN_WAIT = {
+    "StartAt": "Wait",
+    "States": {
+        "Wait": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl.$": "$.queue", "MessageBody": {"token.$": "$$.Task.Token"}},
+            "TimeoutSeconds": 30,
+            "End": True,
+        }
+    },
+}
+
+
+def _fail_task_and_get_cause(patched: bool) -> dict[str, Any]:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    sfn = boto3.client("stepfunctions")
+    sm = sfn.create_state_machine(name="wait", definition=json.dumps(SFN_WAIT), roleArn=role_arn())["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=sm, name="e", input=json.dumps({"queue": url}))["executionArn"]
+    deadline = time.monotonic() + 10
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url).get("Messages", [])
+    token = json.loads(messages[0]["Body"])["token"]
+    if patched:
+        sfn_patch.install()
+    try:
+        sfn.send_task_failure(taskToken=token, error="TrainingFailed", cause="FailureReason: OOM")
+        return wait_terminal(arn)
+    finally:
+        sfn_patch.uninstall()
+
+
+def test_send_task_failure_drops_cause(plain_moto: None) -> None:
+    desc = _fail_task_and_get_cause(patched=False)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "TrainingFailed"
+    assert not desc.get("cause")
+
+
+def test_send_task_failure_cause_kept_when_patched(plain_moto: None) -> None:
+    desc = _fail_task_and_get_cause(patched=True)
+    assert desc["error"] == "TrainingFailed"
+    assert desc["cause"] == "FailureReason: OOM"
+
+
+def test_start_execution_without_name(plain_moto: None) -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    backend = _parser_backend()
+    sm = boto3.client("stepfunctions").create_state_machine(
+        name="p", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), roleArn=role_arn()
+    )["stateMachineArn"]
+    assert isinstance(backend, StepFunctionsParserBackend)
+    unnamed = backend.start_execution(sm, None, "{}")
+    assert unnamed.execution_arn.endswith(":None")
+    sfn_patch.install()
+    try:
+        named = backend.start_execution(sm, None, "{}")
+        assert not named.execution_arn.endswith(":None")
+    finally:
+        sfn_patch.uninstall()
+
+
+def _parser_backend() -> Any:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return stepfunctions_parser_backends[ACCOUNT][REGION]
+
+
+def test_interpreter_clients_disable_botocore_validation() -> None:
+    # validation.py must run its own checks: the interpreter's clients skip botocore's.
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    assert "parameter_validation=False" in inspect.getsource(boto_client.boto_client_for)
+    assert botocore_stubber is not None
+
+
+# --------------------------------------------------------------------------------------------- deploy.py
+
+
+def test_create_stack_gaps(plain_moto: None, tmp_path: Path) -> None:
+    """Why deploy.py creates resources itself instead of moto's create_stack."""
+    template = {
+        "Resources": {
+            "Group": {"Type": "AWS::SageMaker::ModelPackageGroup", "Properties": {"ModelPackageGroupName": "g"}},
+            "SM": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "sm",
+                    "RoleArn": role_arn(),
+                    "DefinitionString": json.dumps(
+                        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "${Value}", "End": True}}}
+                    ),
+                    "DefinitionSubstitutions": {"Value": "substituted"},
+                },
+            },
+        }
+    }
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=json.dumps(template))
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert boto3.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    plain = stepfunctions_backends[ACCOUNT][REGION]
+    assert [sm.name for sm in plain.state_machines] == ["sm"]
+    assert "${Value}" in plain.state_machines[0].definition
+    assert _parser_backend().state_machines == []  # not in the executing backend
+
+
+def test_iam_quirks_handled_by_deploy(plain_moto: None) -> None:
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=ROLE_DOC)
+    with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+        iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps({"Statement": []}))
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.attach_role_policy(RoleName="r", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")

@@ -1,0 +1,166 @@
+"""The real ASL (statemachines/training_pipeline.asl.json), deployed from template.yaml and executed by moto's
+Step Functions interpreter, with the real handlers and real local training. Every wait has a deadline and stops
+on ANY terminal status (LocalTrainops.follow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import EXAMPLES, bad_rows_in_the_middle
+
+DATA = EXAMPLES / "data" / "breast_cancer.csv"
+
+
+def _states(app, arn):
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in app.cloud.execution_history(arn)
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def _record(app, run_id):
+    from trainops.ledger import Ledger
+
+    return Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_run(run_id)
+
+
+def test_happy_path_registers_an_approved_model(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    # Given a project config and its data
+    config = tmp_path / "happy.yaml"
+    config.write_text((EXAMPLES / "configs" / "demo.yaml").read_text().replace("project: demo", "project: happy"))
+    # When the data lands in S3
+    summary = app.run("happy", DATA, config, timeout=300)
+    # Then the execution went the whole way and the model is in the registry, approved
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    assert _states(app, summary.execution_arn) == [
+        "NormalizeRequest",
+        "RunOrSkip",
+        "SelectAlgorithm",
+        "NeedsSplit",
+        "SplitDataset",
+        "TuneOrTrain",
+        "StartTraining",
+        "RegisterModel",
+        "Registered",
+    ]
+    sm = app.cloud.client("sagemaker")
+    package = sm.describe_model_package(ModelPackageName=summary.model_package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    meta = package["CustomerMetadataProperties"]
+    assert meta["trainops:objective-metric"] == "validation:auc"
+    assert float(meta["trainops:objective-value"]) > 0.9
+    assert meta["trainops:data"].endswith("data/happy/breast_cancer.csv")
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("output/model.tar.gz")
+    job = sm.describe_training_job(TrainingJobName=summary.training_jobs[0]["name"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
+    record = _record(app, summary.run_id)
+    assert record["status"] == "SUCCEEDED"
+    assert record["approval_status"] == "Approved"
+    assert {i["field"] for i in record["inferred"]} >= {"problem.type", "problem.objective_metric"}
+    assert record["split"]["stratified"] is True
+    assert record["split"]["validation_rows"] + record["split"]["train_rows"] == 569
+
+
+def test_a_duplicate_callback_event_is_harmless(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    summary = app.run("dupes", DATA, None, timeout=300)
+    assert summary.status == "SUCCEEDED"
+    job_name = summary.training_jobs[0]["name"]
+    sm = app.cloud.client("sagemaker")
+    job = sm.describe_training_job(TrainingJobName=job_name)
+    # When SageMaker sends the Completed event again (it may)
+    detail = {"TrainingJobName": job_name, "TrainingJobArn": job["TrainingJobArn"], "TrainingJobStatus": "Completed"}
+    for _ in range(2):
+        app.cloud.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": "SageMaker Training Job State Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [job["TrainingJobArn"]],
+                }
+            ]
+        )
+    app.cloud.wait_idle(30)
+    # Then nothing changes: one package, the run still succeeded, no failed callback
+    packages = sm.list_model_packages(ModelPackageGroupName="trainops-dupes")["ModelPackageSummaryList"]
+    assert len(packages) == 1
+    assert _record(app, summary.run_id)["status"] == "SUCCEEDED"
+    token = app.cloud.client("dynamodb").get_item(
+        TableName=app.outputs["RunsTableName"], Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}}
+    )["Item"]
+    assert token["status"]["S"] == "ANSWERED"
+
+
+def test_training_failure_ends_the_run_with_the_reason_recorded(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    data = bad_rows_in_the_middle(tmp_path / "broken.csv")
+    summary = app.run("broken", data, None, timeout=300)
+    assert summary.status == "FAILED"
+    assert summary.failed_state == "StartTraining"
+    assert summary.error == "TrainingJobFailed"
+    assert "line" in summary.cause and "abc" in summary.cause  # SageMaker's FailureReason, not a generic message
+    states = _states(app, summary.execution_arn)
+    assert states[-3:] == ["RecordFailure", "FailureKind", "RunFailed"]
+    record = _record(app, summary.run_id)
+    assert record["status"] == "FAILED"
+    assert "abc" in record["cause"]
+    groups = app.cloud.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert "trainops-broken" not in {g["ModelPackageGroupName"] for g in groups}
+
+
+def test_invalid_config_fails_at_the_first_state_with_the_field_named(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    s3 = app.cloud.client("s3")
+    s3.put_object(Bucket=app.data_bucket, Key="config/badcfg.yaml", Body=b"project: badcfg\nalgorithm: {name: magic}\n")
+    app.cloud.wait_idle(30)
+    known = app._executions()
+    key = app.upload_data("badcfg", DATA)
+    arn = app.find_execution(key, known)
+    summary = app.follow(arn, "badcfg", timeout=120)
+    assert summary.status == "FAILED"
+    assert summary.failed_state == "NormalizeRequest"
+    assert summary.error == "ConfigInvalid"
+    assert "algorithm.name" in summary.cause
+    # the failure is recorded even though no run id could be derived from a valid request
+    from trainops.ledger import Ledger
+
+    execution_name = arn.rsplit(":", 1)[1]
+    record = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_run(execution_name)
+    assert record["status"] == "FAILED"
+    assert record["error"] == "ConfigInvalid"
+
+
+@pytest.mark.parametrize("payload", [{"hello": "world"}, {"project": "../../etc"}, {"project": "demo", "data": 5}])
+def test_bad_manual_input_fails_cleanly_and_is_recorded(trainops_cloud, payload):
+    app = trainops_cloud
+    name = f"bad-{abs(hash(json.dumps(payload))) % 10**8}"
+    arn = app.start_manual(payload, name)
+    summary = app.follow(arn, "n/a", timeout=60)
+    assert summary.status == "FAILED"
+    assert summary.failed_state == "NormalizeRequest"
+    assert summary.error in ("InvalidEvent", "InvalidProjectName")
+    assert summary.cause
+
+
+def test_multi_file_upload_starts_one_run(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    lines = DATA.read_text().splitlines()
+    for i in range(5):
+        (folder / f"part-{i}.csv").write_text("\n".join(lines[i::5]) + "\n")
+    summary = app.run("multi", folder, None, timeout=300)
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    # the five part uploads started executions that skipped; only the marker's execution trained
+    runs = [
+        r
+        for r in app.cloud.client("dynamodb").scan(TableName=app.outputs["RunsTableName"])["Items"]
+        if r.get("project", {}).get("S") == "multi"
+    ]
+    assert len(runs) == 1
