@@ -27,7 +27,6 @@ import numpy as np
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine, make_classification
 from sklearn.model_selection import train_test_split
-
 from trainops.config import parse_config
 from trainops.tuning import build_tuning_request
 from trainops_local.sagemaker import tuning as local_tuning

@@ -37,9 +37,7 @@ def collect_findings(path: str) -> list[Finding]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         return [
-            Finding(
-                id="CONF-E000", severity="error", field="(file)", message=str(exc), fix="pass a readable YAML file"
-            )
+            Finding(id="CONF-E000", severity="error", field="(file)", message=str(exc), fix="pass a readable YAML file")
         ]
     try:
         config = load_config_text(text, source=path)

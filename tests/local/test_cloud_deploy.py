@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from trainops_local.cloud import DeployError, LocalCloud, StackOutputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,7 +32,9 @@ def test_outputs_resolved(deployed: tuple[LocalCloud, StackOutputs]) -> None:
 
 def test_state_machine_in_executing_backend_with_substitutions(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     cloud, stack = deployed
-    definition = json.loads(cloud.client("stepfunctions").describe_state_machine(stateMachineArn=stack["PipelineArn"])["definition"])
+    definition = json.loads(
+        cloud.client("stepfunctions").describe_state_machine(stateMachineArn=stack["PipelineArn"])["definition"]
+    )
     assert definition["States"]["Echo"]["Resource"] == stack["EchoFunctionArn"]
     assert "${" not in json.dumps(definition)
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -50,7 +51,9 @@ def test_gaps_of_moto_create_stack_are_covered(deployed: tuple[LocalCloud, Stack
     bucket = s3_backends["123456789012"]["aws"].get_bucket(stack["DataBucketName"])
     assert bucket.notification_configuration.event_bridge is not None
     fn = cloud.client("lambda").get_function(FunctionName=stack["EchoFunctionName"])["Configuration"]
-    assert [layer["Arn"] for layer in fn["Layers"]] == [stack.physical_id(next(k for k in stack.resources if k.startswith("CommonLayer")))]
+    assert [layer["Arn"] for layer in fn["Layers"]] == [
+        stack.physical_id(next(k for k in stack.resources if k.startswith("CommonLayer")))
+    ]
     assert fn["Environment"]["Variables"]["GREETING"] == "hello-from-echo"
     assert fn["Timeout"] == 5 and fn["MemorySize"] == 256
     groups = cloud.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
@@ -87,7 +90,7 @@ def test_import_value_and_unknown_parameter_rejected(deployed: tuple[LocalCloud,
         cloud.deploy(tpl, "imp")
     with pytest.raises(DeployError, match="unknown parameters"):
         cloud.deploy(MINI, "mini2", {"Nope": "x"})
-    with pytest.raises(DeployError, match="AllowedValues|not one of"):
+    with pytest.raises(DeployError, match=r"AllowedValues|not one of"):
         cloud.deploy(MINI, "mini3", {"Stage": "qa"})
 
 
@@ -101,3 +104,36 @@ def test_missing_substitution_fails(deployed: tuple[LocalCloud, StackOutputs], t
     )
     with pytest.raises(DeployError, match="Missing"):
         cloud.deploy(tmp_path / "t.yaml", "subst")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_real_template_deploys(tmp_path: Path) -> None:
+    """The project's own template.yaml deploys into a fresh local cloud, state machine executable."""
+    from trainops_local.cloud.deploy import load_template
+
+    template_path = REPO / "template.yaml"
+    sam = load_template(template_path)
+    with LocalCloud(tmp_path / "cloud") as cloud:
+        stack = cloud.deploy(template_path, "trainops")
+        declared_outputs = set(sam.get("Outputs", {}))
+        assert set(stack.outputs) == declared_outputs
+        for key, value in stack.outputs.items():
+            assert value and "${" not in str(value), key
+        function_ids = [k for k, v in sam["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+        assert len(stack.functions) == len(function_ids)
+        for logical_id in function_ids:
+            name = stack.physical_id(logical_id)
+            assert (stack.functions[name] / "app.py").is_file()
+        machines = [r for r in stack.resources.values() if r.type == "AWS::StepFunctions::StateMachine"]
+        assert machines
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        executing = {sm.arn for sm in stepfunctions_parser_backends[stack.account_id][stack.region].state_machines}
+        for machine in machines:
+            assert machine.physical_id in executing
+            definition = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=machine.physical_id)[
+                "definition"
+            ]
+            assert "${" not in definition

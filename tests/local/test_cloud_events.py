@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from trainops_local.cloud import LocalCloud, StackOutputs
 from trainops_local.cloud.events import render_input_transformer
 
@@ -101,7 +100,7 @@ def test_no_spurious_tag_events_but_real_put_object_tagging_emits(deployed: tupl
 def test_put_events_with_input_transformer_to_lambda(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     cloud, stack = deployed
     resp = cloud.client("events").put_events(
-        Entries=[{"Source": "mini.custom", "DetailType": "Thing", "Detail": json.dumps({"kind": "a\"b"})}]
+        Entries=[{"Source": "mini.custom", "DetailType": "Thing", "Detail": json.dumps({"kind": 'a"b'})}]
     )
     assert resp["FailedEntryCount"] == 0
     cloud.wait_idle(10)
@@ -117,7 +116,9 @@ def test_failing_target_does_not_stop_other_rules_and_sqs_still_works(
     queue_arn = stack.resources["EventsQueue"].attributes["Arn"]
     missing_sm = "arn:aws:states:us-east-1:123456789012:stateMachine:does-not-exist"
     events.put_rule(Name="a-broken", EventPattern=json.dumps({"source": ["mini.fanout"]}))
-    events.put_targets(Rule="a-broken", Targets=[{"Id": "gone", "Arn": missing_sm}])
+    events.put_targets(
+        Rule="a-broken", Targets=[{"Id": "gone", "Arn": missing_sm, "DeadLetterConfig": {"Arn": queue_arn}}]
+    )
     events.put_rule(Name="b-queue", EventPattern=json.dumps({"source": ["mini.fanout"]}))
     events.put_targets(Rule="b-queue", Targets=[{"Id": "q", "Arn": queue_arn, "InputPath": "$.detail"}])
     events.put_rule(Name="c-disabled", EventPattern=json.dumps({"source": ["mini.fanout"]}), State="DISABLED")
@@ -127,9 +128,16 @@ def test_failing_target_does_not_stop_other_rules_and_sqs_still_works(
         cloud.wait_idle(10)
         failed = [r for r in cloud.events.errors() if r.target_arn == missing_sm]
         assert len(failed) == 1 and "StateMachineDoesNotExist" in (failed[0].error or "")
+        assert failed[0].dead_lettered
         sqs = cloud.client("sqs")
-        msgs = sqs.receive_message(QueueUrl=stack["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
-        assert len(msgs) == 1  # the disabled rule delivered nothing
+        msgs = sqs.receive_message(QueueUrl=stack["QueueUrl"], MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+            "Messages"
+        ]
+        # one from the queue rule, one dead letter; the disabled rule delivered nothing
+        assert len(msgs) == 2
+        dead = [m for m in msgs if "ERROR_CODE" in m.get("MessageAttributes", {})]
+        assert dead[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "StateMachineDoesNotExist"
+        assert json.loads(dead[0]["Body"])["source"] == "mini.fanout"
         for m in msgs:
             sqs.delete_message(QueueUrl=stack["QueueUrl"], ReceiptHandle=m["ReceiptHandle"])
     finally:
@@ -158,7 +166,7 @@ def test_schedule_only_rule_matches_no_event_but_fires_on_demand(deployed: tuple
 
 
 def test_fire_scheduler_schedule_resolves_context(deployed: tuple[LocalCloud, StackOutputs]) -> None:
-    cloud, stack = deployed
+    cloud, _ = deployed
     schedule = cloud.client("scheduler").list_schedules(GroupName="mini-schedules")["Schedules"][0]
     record = cloud.fire_schedule(schedule["Name"], "mini-schedules")
     assert record.result and record.result.startswith("arn:aws:states:")

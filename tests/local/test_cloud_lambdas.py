@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from trainops_local.cloud import LocalCloud, StackOutputs
 
 MINI = Path(__file__).parent / "fixtures" / "mini" / "template.yaml"
@@ -127,7 +126,9 @@ def test_function_created_from_zip_runs(deployed: tuple[LocalCloud, StackOutputs
 
 def run_pipeline(cloud: LocalCloud, stack: StackOutputs, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     sfn = cloud.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=stack["PipelineArn"], name=name, input=json.dumps(payload))["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=stack["PipelineArn"], name=name, input=json.dumps(payload))[
+        "executionArn"
+    ]
     return cloud.wait_execution(arn, timeout=20)
 
 

@@ -10,7 +10,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ParamValidationError
 from moto import mock_aws
-
 from trainops_local.cloud import validation
 from trainops_local.cloud.validation import StrictParamValidationError
 

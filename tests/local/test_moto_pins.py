@@ -18,7 +18,6 @@ import moto
 import pytest
 from moto import mock_aws
 from moto.core.models import botocore_stubber
-
 from trainops_local.cloud import sfn as sfn_patch
 
 ACCOUNT = "123456789012"
@@ -26,7 +25,9 @@ REGION = "us-east-1"
 ROLE_DOC = json.dumps(
     {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
     }
 )
 
@@ -86,7 +87,11 @@ def test_invoke_without_patch_needs_docker(plain_moto: None, tmp_path: Path) -> 
         zf.writestr("app.py", "def lambda_handler(e, c):\n    return {'ran': True}\n")
     lam = boto3.client("lambda")
     lam.create_function(
-        FunctionName="f", Runtime="python3.12", Role=role_arn(), Handler="app.lambda_handler", Code={"ZipFile": buf.getvalue()}
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role_arn(),
+        Handler="app.lambda_handler",
+        Code={"ZipFile": buf.getvalue()},
     )
     resp = lam.invoke(FunctionName="f", Payload=b"{}")
     body = resp["Payload"].read().decode()
@@ -101,7 +106,11 @@ def test_use_docker_false_only_echoes(monkeypatch: pytest.MonkeyPatch) -> None:
     with mock_aws(config={"lambda": {"use_docker": False}}):
         lam = boto3.client("lambda")
         lam.create_function(
-            FunctionName="f", Runtime="python3.12", Role=role_arn(), Handler="app.h", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+            FunctionName="f",
+            Runtime="python3.12",
+            Role=role_arn(),
+            Handler="app.h",
+            Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
         )
         assert lam.invoke(FunctionName="f", Payload=b'{"x": 1}')["Payload"].read() == b'{"x": 1}'
 
@@ -150,21 +159,23 @@ def test_schedule_only_rule_matches_everything_and_disabled_rules_fire() -> None
 
 def test_s3_put_object_emits_spurious_tag_event_with_fixed_identity(plain_moto: None) -> None:
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="b")
-    s3.put_bucket_notification_configuration(Bucket="b", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.create_bucket(Bucket="pin-bucket")
+    s3.put_bucket_notification_configuration(
+        Bucket="pin-bucket", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     events = boto3.client("events")
     events.put_rule(Name="all-s3", EventPattern=json.dumps({"source": ["aws.s3"]}))
     events.put_targets(Rule="all-s3", Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"}])
-    s3.put_object(Bucket="b", Key="k", Body=b"x")
-    s3.put_object(Bucket="b", Key="k", Body=b"y")
+    s3.put_object(Bucket="pin-bucket", Key="k", Body=b"x")
+    s3.put_object(Bucket="pin-bucket", Key="k", Body=b"y")
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
     assert sorted(b["detail-type"] for b in bodies) == ["Object Created"] * 2 + ["Object Tags Added"] * 2
     assert {b["id"] for b in bodies} == {"17793124-05d4-b198-2fde-7ededc63b103"}
     assert {b["detail"]["object"]["sequencer"] for b in bodies} == {"617f08299329d189"}
     # the EventBridge setting is honoured by the backend but not rendered by GetBucketNotificationConfiguration
-    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="b")
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="pin-bucket")
 
 
 def test_scheduler_backend_interface(plain_moto: None) -> None:
@@ -175,7 +186,11 @@ def test_scheduler_backend_interface(plain_moto: None) -> None:
         Name="s",
         ScheduleExpression="rate(1 day)",
         FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sm", "RoleArn": role_arn(), "Input": "<aws.scheduler.execution-id>"},
+        Target={
+            "Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sm",
+            "RoleArn": role_arn(),
+            "Input": "<aws.scheduler.execution-id>",
+        },
     )
     schedule = scheduler_backends[ACCOUNT][REGION].get_schedule("default", "s")
     assert schedule.target["Input"] == "<aws.scheduler.execution-id>"  # stored, never fired or resolved
@@ -237,7 +252,9 @@ def test_start_execution_without_name(plain_moto: None) -> None:
 
     backend = _parser_backend()
     sm = boto3.client("stepfunctions").create_state_machine(
-        name="p", definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), roleArn=role_arn()
+        name="p",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=role_arn(),
     )["stateMachineArn"]
     assert isinstance(backend, StepFunctionsParserBackend)
     unnamed = backend.start_execution(sm, None, "{}")
@@ -286,7 +303,8 @@ def test_create_stack_gaps(plain_moto: None, tmp_path: Path) -> None:
         }
     }
     cfn = boto3.client("cloudformation")
-    cfn.create_stack(StackName="s", TemplateBody=json.dumps(template))
+    with pytest.warns(UserWarning, match="ModelPackageGroup"):
+        cfn.create_stack(StackName="s", TemplateBody=json.dumps(template))
     assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert boto3.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
     from moto.stepfunctions.models import stepfunctions_backends
@@ -303,4 +321,6 @@ def test_iam_quirks_handled_by_deploy(plain_moto: None) -> None:
     with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
         iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps({"Statement": []}))
     with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.attach_role_policy(RoleName="r", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+        iam.attach_role_policy(
+            RoleName="r", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        )

@@ -25,6 +25,7 @@ moto by default, not enforced.
 from __future__ import annotations
 
 import base64
+import contextlib
 import graphlib
 import hashlib
 import io
@@ -141,10 +142,8 @@ class _Packager:
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
         if self.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        try:
+        with contextlib.suppress(self.s3.exceptions.BucketAlreadyOwnedByYou):
             self.s3.create_bucket(**kwargs)
-        except self.s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
         self._bucket_ready = True
 
     def upload_dir(self, logical_id: str, uri: str) -> str:
@@ -363,7 +362,7 @@ def _fn_find_in_map(r: _Resolver, val: Any) -> Any:
     return r.mappings[m][k1][k2]
 
 
-def _fn_import(r: _Resolver, val: Any) -> Any:
+def _fn_import(_r: _Resolver, val: Any) -> Any:
     raise DeployError(f"Fn::ImportValue ({val!r}) is not supported locally: deploy one self-contained stack")
 
 
@@ -381,7 +380,7 @@ _INTRINSICS: dict[str, Callable[[_Resolver, Any], Any]] = {
     "Fn::Split": _fn_split,
     "Fn::FindInMap": _fn_find_in_map,
     "Fn::Base64": lambda r, v: base64.b64encode(str(r.resolve(v)).encode()).decode(),
-    "Fn::GetAZs": lambda r, v: [f"{r.region}{s}" for s in "abc"],
+    "Fn::GetAZs": lambda r, _v: [f"{r.region}{s}" for s in "abc"],
     "Fn::ImportValue": _fn_import,
     "Fn::ToJsonString": _fn_tojson,
     "Condition": lambda r, v: r.conditions[v],
@@ -466,7 +465,7 @@ class _Engine:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+            self._clients[service] = boto3.client(service, region_name=self.region)
         return self._clients[service]
 
     def name(self, logical_id: str, max_len: int = 64, lower: bool = False) -> str:
@@ -489,7 +488,7 @@ class _Engine:
         if creator is None:
             raise DeployError(f"{logical_id}: resource type {rtype} is not supported by the local cloud")
         try:
-            return creator(logical_id, props)  # type: ignore[no-any-return]
+            return creator(logical_id, props)
         except DeployError:
             raise
         except Exception as exc:
@@ -507,7 +506,13 @@ class _Engine:
         if p.get("Tags"):
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags_list(p["Tags"])})
         if p.get("BucketEncryption"):
-            rules = p["BucketEncryption"].get("ServerSideEncryptionConfiguration", [])
+            rules = [
+                {
+                    ("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
+                    for k, v in r.items()
+                }
+                for r in p["BucketEncryption"].get("ServerSideEncryptionConfiguration", [])
+            ]
             _call(s3, "put_bucket_encryption", Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         if p.get("PublicAccessBlockConfiguration"):
             _call(
@@ -561,7 +566,12 @@ class _Engine:
             if "AbortIncompleteMultipartUpload" in rule:
                 api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
             rules.append(api)
-        _call(self.client("s3"), "put_bucket_lifecycle_configuration", Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        _call(
+            self.client("s3"),
+            "put_bucket_lifecycle_configuration",
+            Bucket=bucket,
+            LifecycleConfiguration={"Rules": rules},
+        )
 
     def _AWS_S3_BucketPolicy(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         policy = p["PolicyDocument"]
@@ -624,7 +634,9 @@ class _Engine:
                 continue
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         for pol in p.get("Policies") or []:
-            iam.put_role_policy(RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=_policy(pol["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=name, PolicyName=pol["PolicyName"], PolicyDocument=_policy(pol["PolicyDocument"])
+            )
         return PhysicalResource(lid, "AWS::IAM::Role", name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def _AWS_IAM_Policy(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
@@ -715,7 +727,9 @@ class _Engine:
         return PhysicalResource(lid, "AWS::Lambda::Permission", lid, {})
 
     def _AWS_Lambda_Version(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
-        resp = _call(self.client("lambda"), "publish_version", FunctionName=p["FunctionName"], Description=p.get("Description"))
+        resp = _call(
+            self.client("lambda"), "publish_version", FunctionName=p["FunctionName"], Description=p.get("Description")
+        )
         return PhysicalResource(lid, "AWS::Lambda::Version", resp["FunctionArn"], {"Version": resp["Version"]})
 
     def _AWS_Lambda_Alias(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
@@ -743,7 +757,9 @@ class _Engine:
 
     def _AWS_Events_EventBus(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         resp = _call(self.client("events"), "create_event_bus", Name=p["Name"], Tags=_tags_list(p.get("Tags")) or None)
-        return PhysicalResource(lid, "AWS::Events::EventBus", p["Name"], {"Arn": resp["EventBusArn"], "Name": p["Name"]})
+        return PhysicalResource(
+            lid, "AWS::Events::EventBus", p["Name"], {"Arn": resp["EventBusArn"], "Name": p["Name"]}
+        )
 
     def _AWS_Events_Rule(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         events = self.client("events")
@@ -831,7 +847,13 @@ class _Engine:
     def _AWS_Logs_LogGroup(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         logs = self.client("logs")
         name = p.get("LogGroupName") or self.name(lid, 512)
-        _call(logs, "create_log_group", logGroupName=name, kmsKeyId=p.get("KmsKeyId"), tags=_tags_dict(p.get("Tags")) or None)
+        _call(
+            logs,
+            "create_log_group",
+            logGroupName=name,
+            kmsKeyId=p.get("KmsKeyId"),
+            tags=_tags_dict(p.get("Tags")) or None,
+        )
         if p.get("RetentionInDays"):
             _call(logs, "put_retention_policy", logGroupName=name, retentionInDays=p["RetentionInDays"])
         return PhysicalResource(lid, "AWS::Logs::LogGroup", name, {"Arn": self.arn("logs", f"log-group:{name}:*")})
@@ -844,10 +866,16 @@ class _Engine:
         for key, value in p.items():
             if key in ("QueueName", "Tags"):
                 continue
-            attrs[key] = json.dumps(value) if isinstance(value, dict) else str(value).lower() if isinstance(value, bool) else str(value)
-        url = _call(sqs, "create_queue", QueueName=name, Attributes=attrs or None, tags=_tags_dict(p.get("Tags")) or None)[
-            "QueueUrl"
-        ]
+            attrs[key] = (
+                json.dumps(value)
+                if isinstance(value, dict)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+        url = _call(
+            sqs, "create_queue", QueueName=name, Attributes=attrs or None, tags=_tags_dict(p.get("Tags")) or None
+        )["QueueUrl"]
         arn = self.arn("sqs", name)
         return PhysicalResource(lid, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
 
@@ -891,7 +919,9 @@ class _Engine:
     def _AWS_SSM_Parameter(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         name = p.get("Name") or self.name(lid, 128)
         _call(self.client("ssm"), "put_parameter", Name=name, Value=p["Value"], Type=p.get("Type", "String"))
-        return PhysicalResource(lid, "AWS::SSM::Parameter", name, {"Type": p.get("Type", "String"), "Value": p["Value"]})
+        return PhysicalResource(
+            lid, "AWS::SSM::Parameter", name, {"Type": p.get("Type", "String"), "Value": p["Value"]}
+        )
 
     def _AWS_CloudWatch_Alarm(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         name = p.get("AlarmName") or self.name(lid, 255)
@@ -938,7 +968,9 @@ def _parameters(template: dict[str, Any], given: Mapping[str, Any]) -> dict[str,
             raise DeployError(f"parameter {name}={value!r} is not one of {allowed}")
         if spec.get("AllowedPattern") and not re.fullmatch(spec["AllowedPattern"], str(value)):
             raise DeployError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
-        if str(spec.get("Type", "String")).startswith("CommaDelimitedList") or str(spec.get("Type")).startswith("List<"):
+        if str(spec.get("Type", "String")).startswith("CommaDelimitedList") or str(spec.get("Type")).startswith(
+            "List<"
+        ):
             value = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
         else:
             value = str(value)

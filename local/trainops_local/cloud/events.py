@@ -69,6 +69,8 @@ class DeliveryRecord:
     payload: Any
     result: str | None = None  # execution ARN, or "invoked"
     error: str | None = None
+    dead_letter_arn: str | None = None  # the target's DeadLetterConfig (an SQS queue)
+    dead_lettered: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
@@ -157,7 +159,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any], rule_name: str =
     if target.get("InputPath"):
         return _jsonpath_first(target["InputPath"], event)
     if target.get("InputTransformer"):
-        extra = {"aws.events.rule-name": rule_name, "aws.events.rule-arn": rule_arn}
+        extra: dict[str, Any] = {"aws.events.rule-name": rule_name, "aws.events.rule-arn": rule_arn}
         ingestion = event.get("time")
         extra["aws.events.event.ingestion-time"] = ingestion
         return render_input_transformer(target["InputTransformer"], event, extra)
@@ -217,9 +219,9 @@ class EventDelivery:
             finally:
                 delivery._tagging_api.active = False
 
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         s3n.send_event = s3_send_event
-        S3Response.put_object_tagging = put_object_tagging  # type: ignore[method-assign]
+        S3Response.put_object_tagging = put_object_tagging  # type: ignore[method-assign,assignment]
 
     def uninstall(self, wait: float = 5.0) -> None:
         """Restore moto, after waiting up to ``wait`` seconds for in-flight deliveries."""
@@ -279,7 +281,13 @@ class EventDelivery:
                 if service in ("lambda", "states"):
                     event = aws_event(original_event)
                     payload = target_input(target, event, rule.name, rule.arn)
-                    record = DeliveryRecord(rule.arn, arn, target.get("Id", ""), payload)
+                    record = DeliveryRecord(
+                        rule.arn,
+                        arn,
+                        target.get("Id", ""),
+                        payload,
+                        dead_letter_arn=(target.get("DeadLetterConfig") or {}).get("Arn"),
+                    )
                     records.append(record)
                     self._submit(record, rule.region_name)
                 else:
@@ -319,14 +327,41 @@ class EventDelivery:
     def _run(self, record: DeliveryRecord, region: str) -> None:
         try:
             record.result = self.deliver(record.target_arn, record.payload, region)
+        except FunctionErrorAfterDelivery as exc:
+            # Delivered: the function's own failure is Lambda's business (async retries/destinations).
+            record.error = str(exc)
         except Exception as exc:
             LOG.warning("EventBridge delivery to %s failed: %s", record.target_arn, exc)
             record.error = f"{type(exc).__name__}: {exc}"
+            if record.dead_letter_arn:
+                self._dead_letter(record, region, exc)
         finally:
             record.done.set()
             with self._cond:
                 self._pending -= 1
                 self._cond.notify_all()
+
+    @staticmethod
+    def _dead_letter(record: DeliveryRecord, region: str, exc: Exception) -> None:
+        """Send an undeliverable event to the target's DLQ, with the attributes EventBridge adds."""
+        try:
+            queue_arn = str(record.dead_letter_arn)
+            sqs = boto3.client("sqs", region_name=queue_arn.split(":")[3] or region)
+            url = sqs.get_queue_url(QueueName=queue_arn.split(":")[5], QueueOwnerAWSAccountId=queue_arn.split(":")[4])
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            sqs.send_message(
+                QueueUrl=url["QueueUrl"],
+                MessageBody=record.payload if isinstance(record.payload, str) else json.dumps(record.payload),
+                MessageAttributes={
+                    "RULE_ARN": {"DataType": "String", "StringValue": record.source},
+                    "TARGET_ARN": {"DataType": "String", "StringValue": record.target_arn},
+                    "ERROR_CODE": {"DataType": "String", "StringValue": str(code)[:256]},
+                    "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(exc)[:256] or "error"},
+                },
+            )
+            record.dead_lettered = True
+        except Exception:
+            LOG.exception("EventBridge: could not dead-letter the event for %s", record.target_arn)
 
     @staticmethod
     def deliver(target_arn: str, payload: Any, region: str, name_prefix: str = "") -> str:
@@ -353,7 +388,7 @@ class EventDelivery:
             resp = lam.invoke(FunctionName=target_arn, InvocationType="Event", Payload=data)
             if resp.get("FunctionError"):
                 body = resp["Payload"].read().decode("utf-8", "replace")
-                raise RuntimeError(f"{resp['FunctionError']} function error: {body}")
+                raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error: {body}")
             return "invoked"
         raise NotImplementedError(f"target type {service!r} ({target_arn}) is not delivered locally")
 
@@ -458,6 +493,10 @@ class EventDelivery:
             raise
         record.done.set()
         return record
+
+
+class FunctionErrorAfterDelivery(RuntimeError):
+    """The event reached the Lambda function, whose handler then failed (not a delivery failure)."""
 
 
 def _maybe_json(text: str) -> Any:

@@ -215,10 +215,10 @@ class LambdaRunner:
         with self._import_lock:
             if not isinstance(sys.stdout, _ThreadStream):
                 self._stdout = _ThreadStream(sys.stdout)
-                sys.stdout = self._stdout  # type: ignore[assignment]
+                sys.stdout = self._stdout
             if not isinstance(sys.stderr, _ThreadStream):
                 self._stderr = _ThreadStream(sys.stderr)
-                sys.stderr = self._stderr  # type: ignore[assignment]
+                sys.stderr = self._stderr
 
     def uninstall(self) -> None:
         """Restore moto's original method, ``os.environ`` and the standard streams."""
@@ -287,7 +287,7 @@ class LambdaRunner:
         func = getattr(module, attr, None)
         if not callable(func):
             raise RuntimeError(f"Handler '{attr}' missing on module '{module_path}' of {fn.function_name!r}")
-        return func  # type: ignore[no-any-return]
+        return func
 
     # -- invocation -------------------------------------------------------------------------------------
     def environment_for(self, fn: Any, request_id: str) -> dict[str, str]:
@@ -312,10 +312,8 @@ class LambdaRunner:
         self.invocations += 1
         self._ensure_streams()
         if isinstance(event, str | bytes):
-            try:
+            with contextlib.suppress(ValueError):
                 event = json.loads(event)
-            except ValueError:
-                pass
         if event is None:
             event = {}
         request_id = str(uuid.uuid4())

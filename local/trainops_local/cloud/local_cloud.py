@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import boto3
 
@@ -27,7 +27,13 @@ _FAKE_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_SECURITY_TOKEN": "testing",
 }
-_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_CLEARED_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 
 Hook = Callable[["LocalCloud"], None]
 
@@ -92,7 +98,7 @@ class LocalCloud:
             os.environ.pop(key, None)
         os.environ.update(env)
         boto3.DEFAULT_SESSION = None
-        self._mock = moto.mock_aws(config=self._moto_config)  # type: ignore[arg-type]
+        self._mock = moto.mock_aws(config=cast(Any, self._moto_config))
         self._mock.start()
         self._started = True
         try:
@@ -162,7 +168,7 @@ class LocalCloud:
             stack_name,
             parameters,
             region=self.region,
-            on_function=lambda name, code_dir, layers: self.runner.register(name, code_dir, layers),
+            on_function=self.runner.register,
         )
         self.stacks[stack_name] = stack
         return stack
@@ -173,7 +179,7 @@ class LocalCloud:
         self._require_started()
         key = (service, threading.get_ident())
         if key not in self._clients:
-            self._clients[key] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+            self._clients[key] = boto3.client(service, region_name=self.region)
         return self._clients[key]
 
     def wait_idle(self, timeout: float = 30.0) -> None:

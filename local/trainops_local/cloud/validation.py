@@ -55,7 +55,7 @@ SKIPPED_PATTERNS: Counter[str] = Counter()
 _pattern_cache: dict[str, regex.Pattern[str] | None] = {}
 _checker_cache: dict[tuple[str, str], _Checker] = {}
 _cache_lock = threading.Lock()
-_installed = False
+_state = {"installed": False}
 _registered_sessions: list[Any] = []
 
 
@@ -88,7 +88,7 @@ class StrictParamValidationError(ParamValidationError):
 def _compile_pattern(pattern: str) -> regex.Pattern[str] | None:
     cached = _pattern_cache.get(pattern, _MISSING)
     if cached is not _MISSING:
-        return cached  # type: ignore[return-value]
+        return cached
     translated = pattern
     for java, python in _JAVA_SURROGATE_RANGES.items():
         translated = translated.replace(java, python)
@@ -153,7 +153,7 @@ def _build(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check | None:
     return built
 
 
-def _IN_PROGRESS(value: Any, path: str, out: list[Violation]) -> None:  # sentinel
+def _IN_PROGRESS(_value: Any, _path: str, _out: list[Violation]) -> None:  # sentinel
     return None
 
 
@@ -281,7 +281,7 @@ def validate_request(model: OperationModel, params: dict[str, Any]) -> None:
 
 
 def _handler(params: dict[str, Any], model: OperationModel, **_: Any) -> None:
-    if not _installed:
+    if not _state["installed"]:
         return
     validate_request(model, params)
 
@@ -298,8 +298,7 @@ def install() -> None:
     Idempotent. Clients that already exist keep their handler list, but the handler checks a global flag,
     so :func:`uninstall` turns it off everywhere.
     """
-    global _installed
-    if _installed:
+    if _state["installed"]:
         return
     spec = (_EVENT, _handler)
     if spec not in botocore.handlers.BUILTIN_HANDLERS:
@@ -307,13 +306,12 @@ def install() -> None:
     for session in _default_sessions():
         session.register(_EVENT, _handler, unique_id="trainops-strict-validation")
         _registered_sessions.append(session)
-    _installed = True
+    _state["installed"] = True
 
 
 def uninstall() -> None:
     """Disable strict validation and remove the handler from ``BUILTIN_HANDLERS`` and known sessions."""
-    global _installed
-    _installed = False
+    _state["installed"] = False
     spec = (_EVENT, _handler)
     while spec in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.remove(spec)
@@ -324,4 +322,4 @@ def uninstall() -> None:
 
 def is_installed() -> bool:
     """Whether strict validation is currently active."""
-    return _installed
+    return _state["installed"]

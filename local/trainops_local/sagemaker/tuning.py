@@ -35,6 +35,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError
+
 from trainops_local.sagemaker import backend as training_backend
 from trainops_local.sagemaker.types import MetricPoint, TrainingOutcome, utcnow
 
@@ -150,7 +151,7 @@ def _numeric_param(kind: str, rng: dict[str, Any]) -> Param:
         raise ValidationError(message=f"Hyperparameter {name}: Logarithmic scaling requires MinValue > 0")
     if scaling == "ReverseLogarithmic" and (kind == "integer" or low < 0 or high >= 1):
         raise ValidationError(
-            message=f"Hyperparameter {name}: ReverseLogarithmic needs a continuous range with 0 <= MinValue < MaxValue < 1"
+            message=f"Hyperparameter {name}: ReverseLogarithmic needs a continuous range, 0 <= MinValue < MaxValue < 1"
         )
     return Param(name, kind, low, high, scaling)
 

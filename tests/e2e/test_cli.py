@@ -1,0 +1,139 @@
+"""Whole runs through the local cloud, as a user runs them: the `trainops` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT, bad_rows_in_the_middle
+
+TRAINOPS = [sys.executable, "-m", "trainops_local.cli"]
+DATA = EXAMPLES / "data" / "breast_cancer.csv"
+
+
+def trainops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TRAINOPS, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_demo_runs_the_main_job_and_a_tuning_run():
+    result = trainops("local", "demo", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    demo, tuned = json.loads(result.stdout)
+    assert demo["status"] == "SUCCEEDED"
+    assert demo["approval_status"] == "Approved"
+    assert demo["objective"]["name"] == "validation:auc"
+    assert demo["objective"]["value"] > 0.9
+    assert demo["model_package_arn"].startswith("arn:aws:sagemaker:")
+    assert tuned["status"] == "SUCCEEDED"
+    assert tuned["tuning_job"]
+    assert len(tuned["training_jobs"]) >= 2
+
+
+def test_local_run_without_config_says_what_it_inferred_and_second_run_meets_the_champion(tmp_path):
+    result = trainops("local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = json.loads(result.stdout)
+    fields = {i["field"]: i for i in first["inferred"]}
+    assert fields["problem.type"]["value"] == "binary"
+    assert "0/1" in fields["problem.type"]["reason"]
+    assert first["approval_status"] == "Approved"
+    assert first["champion"] is None
+    # the second run of the same data is compared with the first: not better by the margin -> a human decides
+    assert second["champion"]["arn"] == first["model_package_arn"]
+    assert second["approval_status"] == "PendingManualApproval"
+    assert "does not beat" in second["approval_reason"]
+    for summary in (first, second):
+        assert set(summary) >= {
+            "status",
+            "execution_arn",
+            "model_package_arn",
+            "approval_status",
+            "objective",
+            "training_jobs",
+            "elapsed_s",
+        }
+        assert summary["training_jobs"][0]["status"] == "Completed"
+
+
+def test_script_mode_in_pipe_mode_then_incremental_from_the_first_model():
+    result = trainops(
+        "local",
+        "run",
+        "--project",
+        "script-demo",
+        "--data",
+        str(DATA),
+        "--config",
+        str(EXAMPLES / "configs" / "script-pipe.yaml"),
+        "--runs",
+        "2",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = json.loads(result.stdout)
+    assert first["status"] == "SUCCEEDED"
+    assert second["status"] == "SUCCEEDED"
+    assert second["champion"]["arn"] == first["model_package_arn"]
+    assert first["objective"]["name"] == "validation:auc"
+
+
+def test_incremental_xgboost_resumes_from_the_approved_model(tmp_path):
+    config = tmp_path / "inc.yaml"
+    config.write_text(
+        "project: inc\nalgorithm: {name: xgboost, hyperparameters: {num_round: 20}}\nincremental: {enabled: true}\n"
+    )
+    result = trainops(
+        "local", "run", "--project", "inc", "--data", str(DATA), "--config", str(config), "--runs", "2", "--json"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = json.loads(result.stdout)
+    assert second["champion"]["arn"] == first["model_package_arn"]
+    assert second["status"] == "SUCCEEDED"
+
+
+def test_bad_data_fails_the_job_and_the_cli_shows_state_error_and_cause(tmp_path):
+    data = bad_rows_in_the_middle(tmp_path / "bad.csv")
+    result = trainops("local", "run", "--project", "baddata", "--data", str(data), "--json")
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "FAILED"
+    assert summary["failed_state"] == "StartTraining"
+    assert summary["error"] == "TrainingJobFailed"
+    assert "abc" in summary["cause"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "does/not/exist.csv"], "no such file"),
+        (["--data", str(DATA), "--config", "nope.yaml"], "no such file"),
+        (["--data", str(DATA), "--config", "{bad}"], "bad"),
+    ],
+)
+def test_bad_cli_input_exits_2_before_anything_starts(args, message, tmp_path):
+    if args[-1] == "{bad}":
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("project: clibad\nresources: {instance_count: 0}\n")
+        args = [*args[:-1], str(bad)]
+        message = "resources.instance_count"
+    start = time.monotonic()
+    result = trainops("local", "run", "--project", "clibad", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert time.monotonic() - start < 20  # nothing was started, nothing is left running
+    assert not list(Path(ROOT).glob(".trainops-*"))
+
+
+def test_config_validate_command_reports_findings(tmp_path):
+    good = trainops("config", "validate", str(EXAMPLES / "configs" / "demo-tuning.yaml"))
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("project: x\ntuning:\n  ranges:\n    eta: {type: continuous, min: 1, max: 0.1}\n")
+    result = trainops("config", "validate", str(bad), "--json")
+    assert result.returncode == 2
+    assert "ranges.eta" in result.stdout
