@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return validate_command(args.file, strict=args.strict, as_json=args.json)
     logging.basicConfig(level=os.environ.get("TRAINOPS_LOG_LEVEL", "WARNING"))
+    # moto's interpreter logs every failed state at ERROR; the run summary reports failures itself
+    logging.getLogger("moto").setLevel(os.environ.get("TRAINOPS_MOTO_LOG_LEVEL", "CRITICAL"))
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs stay quiet locally
     if args.local_command == "run":
         return _local_run(args)

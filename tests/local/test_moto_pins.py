@@ -324,3 +324,43 @@ def test_iam_quirks_handled_by_deploy(plain_moto: None) -> None:
         iam.attach_role_policy(
             RoleName="r", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
         )
+
+
+def test_pin_bucket_policy_tls_only_deny_blocks_every_request_without_request_context():
+    """cloud/s3.py: moto evaluates bucket policies with no request context, so a TLS-only Deny denies all."""
+    import json as _json
+
+    import boto3 as _boto3
+    from moto import mock_aws as _mock_aws
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::tls-pin", "arn:aws:s3:::tls-pin/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    with _mock_aws():
+        s3 = _boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="tls-pin")
+        s3.put_bucket_policy(Bucket="tls-pin", Policy=_json.dumps(policy))
+        import botocore.exceptions
+
+        try:
+            s3.put_object(Bucket="tls-pin", Key="k", Body=b"x")
+        except botocore.exceptions.ClientError as exc:
+            assert exc.response["Error"]["Code"] == "403"
+        else:
+            raise AssertionError("moto now evaluates aws:SecureTransport: trainops_local/cloud/s3.py can go")
+        from trainops_local.cloud import s3 as s3_fix
+
+        s3_fix.install()
+        try:
+            s3.put_object(Bucket="tls-pin", Key="k", Body=b"x")
+        finally:
+            s3_fix.uninstall()

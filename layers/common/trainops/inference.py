@@ -71,7 +71,7 @@ def read_sample(dataset: Dataset, s3: Any, *, content_type: str, compression: st
         return sample
     # Data often arrives sorted by label: look at the tail too (a suffix range), so the head's labels
     # alone do not decide the problem type.
-    kwargs["Range"] = f"bytes=-{SAMPLE_BYTES}"
+    kwargs["Range"] = f"bytes={max(SAMPLE_BYTES, total - SAMPLE_BYTES)}-"  # never overlaps the head
     try:
         tail_raw: bytes = s3.get_object(**kwargs)["Body"].read()
     except ClientError as exc:

@@ -126,6 +126,8 @@ def build_split_request(
                 plan.problem_type or "regression",
                 "--content-type",
                 plan.content_type,
+                "--base",
+                BASE,
             ],
         },
         "RoleArn": role_arn,

@@ -4,6 +4,7 @@ approved automatically only when it beats the current Approved package (the cham
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,19 @@ from trainops.training import BaseModel
 
 Approval = Literal["Approved", "PendingManualApproval"]
 META_PREFIX = "trainops:"
+# CustomerMetadataProperties values: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)${1,256} (botocore's model)
+_META_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
+
+
+def meta_value(value: object) -> str:
+    """A metadata value AWS accepts: no brackets, commas, quotes or semicolons; at most 256 characters."""
+    text = _META_UNSAFE.sub(" ", str(value))
+    return " ".join(text.split())[:256]
+
+
+def meta_pairs(values: dict[str, object]) -> str:
+    """``{"rows": 569, "stratified": True}`` -> ``rows=569 stratified=True``."""
+    return meta_value(" ".join(f"{k}={v}" for k, v in values.items()))
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,7 @@ def register_model(
         "config-hash": request.config_hash,
         "training-job": job.job_name,
         "algorithm": plan.algorithm,
-        "approval-reason": reason[:256],
+        "approval-reason": reason,
     }
     if "num_round" in job.hyperparameters:
         metadata["num-round"] = job.hyperparameters["num_round"]
@@ -210,7 +224,7 @@ def register_model(
                 }
             },
             MetadataProperties={"GeneratedBy": job.job_arn[:1024], "CommitId": request.config_hash},
-            CustomerMetadataProperties={f"{META_PREFIX}{k}": str(v)[:256] for k, v in metadata.items()},
+            CustomerMetadataProperties={f"{META_PREFIX}{k}": meta_value(v) for k, v in metadata.items()},
             Tags=tags,
         )
     except ClientError as exc:

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import boto3
 
-from . import sfn, validation
+from . import s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
@@ -105,6 +105,7 @@ class LocalCloud:
             if self.strict_validation:
                 validation.install()
             sfn.install()
+            s3.install()
             self.runner.install()
             self.events.install()
             for hook in self.on_start:
@@ -127,6 +128,7 @@ class LocalCloud:
         self.events.uninstall()
         self.runner.uninstall()
         sfn.uninstall()
+        s3.uninstall()
         validation.uninstall()
         self._clients.clear()
         try:

@@ -11,10 +11,12 @@ from trainops.steps.common import Clients, ledger_for
 
 
 def record_failure(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
-    error = event.get("error") or {}
+    """``event`` = ``{"state": <the state data with .error from the Catch>, "execution": <name>}``."""
+    state = event.get("state") if isinstance(event.get("state"), dict) else {}
+    error = state.get("error") if isinstance(state.get("error"), dict) else {}
     name = str(error.get("Error") or "UnknownError")
     cause = callbacks.parse_cause(error.get("Cause"))
-    request = event.get("request") or {}
+    request = state.get("request") if isinstance(state.get("request"), dict) else {}
     execution = str(event.get("execution") or "unknown")
     run_id = str(request.get("run_id") or execution)
     project = request.get("project")

@@ -25,11 +25,14 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     extra: dict[str, str] = {}
     if job.kind == "tuning":
         outcome = tuning.read_tuning_outcome(job.job_name, clients.sagemaker)
-        extra = {"tuning-job": job.job_name, "best-hyperparameters": json.dumps(outcome.get("hyperparameters", {}))}
+        extra = {
+            "tuning-job": job.job_name,
+            "best-hyperparameters": registry.meta_pairs(outcome.get("hyperparameters", {})),
+        }
         job = callbacks.describe_job("training", outcome["best_training_job"], clients.sagemaker)
     split = _split_sizes(request, plan, settings, clients)
     if split:
-        extra["split"] = json.dumps(split)[:256]
+        extra["split"] = registry.meta_pairs(split)
     reg: Registration = registry.register_model(
         request,
         config,
