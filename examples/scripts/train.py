@@ -22,6 +22,7 @@ import pickle
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,11 @@ def read_pipe(channel: str, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """Pipe mode: one pass over the channel is one FIFO, read to EOF."""
     path = Path(os.environ.get("SM_INPUT_DIR", "/opt/ml/input")) / "data" / f"{channel}_{epoch}"
     print(f"reading pipe {path.name}", flush=True)
+    deadline = time.monotonic() + 300
+    while not path.exists():  # the platform creates <channel>_<N+1> after <channel>_<N> reaches EOF
+        if time.monotonic() > deadline:
+            raise BadInput(f"channel {channel}: {path.name} did not appear")
+        time.sleep(0.01)
     with path.open("rb") as fifo:
         text = fifo.read().decode("utf-8")
     return parse_csv(text, f"{channel} (pipe {path.name})")

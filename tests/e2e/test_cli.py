@@ -22,7 +22,7 @@ def trainops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 
 def test_demo_runs_the_main_job_and_a_tuning_run():
     result = trainops("local", "demo", "--json")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     demo, tuned = json.loads(result.stdout)
     assert demo["status"] == "SUCCEEDED"
     assert demo["approval_status"] == "Approved"
@@ -36,7 +36,7 @@ def test_demo_runs_the_main_job_and_a_tuning_run():
 
 def test_local_run_without_config_says_what_it_inferred_and_second_run_meets_the_champion(tmp_path):
     result = trainops("local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     fields = {i["field"]: i for i in first["inferred"]}
     assert fields["problem.type"]["value"] == "binary"
@@ -74,7 +74,7 @@ def test_script_mode_in_pipe_mode_then_incremental_from_the_first_model():
         "2",
         "--json",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     assert first["status"] == "SUCCEEDED"
     assert second["status"] == "SUCCEEDED"
@@ -90,7 +90,7 @@ def test_incremental_xgboost_resumes_from_the_approved_model(tmp_path):
     result = trainops(
         "local", "run", "--project", "inc", "--data", str(DATA), "--config", str(config), "--runs", "2", "--json"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     assert second["champion"]["arn"] == first["model_package_arn"]
     assert second["status"] == "SUCCEEDED"

@@ -79,8 +79,8 @@ class PipeFeeder:
     """Feeds one channel through FIFOs ``<channel>_0``, ``<channel>_1``, ... until stopped.
 
     Each epoch's FIFO is created, opened for writing once a reader opens it, filled by streaming the S3
-    objects (never staged to disk), drained, closed (the reader sees EOF) and removed; then the next
-    epoch's FIFO appears. Every blocking step polls the stop event, so ``stop()`` always returns promptly.
+    objects (never staged to disk) and drained; then the next epoch's FIFO is created and this one is closed
+    (the reader sees EOF) and removed. Every blocking step polls the stop event, so ``stop()`` always returns promptly.
     """
 
     def __init__(self, s3: Any, channel: Channel, layout: TrainingLayout) -> None:
@@ -123,18 +123,21 @@ class PipeFeeder:
         epoch = 0
         try:
             while not self._stop.is_set():
-                if epoch > 0:
-                    self._make_fifo(epoch)
-                assert self._current is not None
-                fd = self._open_writer(self._current)
+                current = self._current
+                assert current is not None
+                fd = self._open_writer(current)
                 if fd is None:
                     return
                 try:
                     self._feed(fd)
+                    if not self._stop.is_set():
+                        # The next epoch's FIFO exists before this one reaches EOF, so a reader that opens
+                        # <channel>_<N+1> right after EOF on <channel>_<N> always finds it.
+                        self._make_fifo(epoch + 1)
                 finally:
                     os.close(fd)
                     with contextlib.suppress(FileNotFoundError):
-                        self._current.unlink()
+                        current.unlink()
                 self.epochs_served += 1
                 epoch += 1
         except BrokenPipeError:
