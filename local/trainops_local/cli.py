@@ -159,6 +159,8 @@ class _View:
         self.quiet = quiet
         self.console = Console(stderr=quiet, highlight=False)
         self.last: tuple[Any, ...] | None = None
+        self.last_metric: Any = None
+        self.last_print = 0.0
 
     def note(self, text: str) -> None:
         if not self.quiet:
@@ -167,10 +169,13 @@ class _View:
     def progress(self, p: Any) -> None:
         if self.quiet:
             return
-        key = (p.state, p.job, p.job_status, p.metric, p.jobs_done, p.note)
-        if key == self.last:
+        # a new line when the state, the job or its status changes, else at most every 2 s (metric updates)
+        key = (p.state, p.job, p.job_status, p.jobs_done, p.note)
+        if key == self.last and p.elapsed_s - self.last_print < 2.0:
             return
-        self.last = key
+        if key == self.last and p.metric == self.last_metric:
+            return
+        self.last, self.last_metric, self.last_print = key, p.metric, p.elapsed_s
         parts = [f"[dim]{p.elapsed_s:6.1f}s[/]", f"state [cyan]{p.state or '-'}[/]"]
         if p.job:
             parts.append(f"job {p.job} [yellow]{p.job_status}[/]")

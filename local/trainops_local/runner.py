@@ -344,8 +344,8 @@ class _Tracker:
             names = [record["training_job"]]
         for name in names:
             d = sm.describe_training_job(TrainingJobName=name)
-            seconds = d.get("TrainingTimeInSeconds")
-            if seconds is None and d.get("TrainingStartTime") and d.get("TrainingEndTime"):
+            seconds = d.get("TrainingTimeInSeconds")  # whole seconds: the exact times are better
+            if d.get("TrainingStartTime") and d.get("TrainingEndTime"):
                 seconds = (d["TrainingEndTime"] - d["TrainingStartTime"]).total_seconds()
             jobs.append(
                 {
@@ -398,7 +398,8 @@ class _Tracker:
         s.tuning_job = record.get("tuning_job")
         jobs = self._jobs(record)
         s.training_jobs = [{"name": j["name"], "status": j["status"], "seconds": j["seconds"]} for j in jobs]
-        s.job_seconds = round(sum(j["seconds"] or 0 for j in jobs) + _processing_seconds(self.app, record), 3)
+        in_jobs = _tuning_seconds(self.app, s.tuning_job) if s.tuning_job else sum(j["seconds"] or 0 for j in jobs)
+        s.job_seconds = round(in_jobs + _processing_seconds(self.app, record), 3)
         s.controller_overhead_s = round(max(0.0, elapsed - s.job_seconds), 3)
         if isinstance(final, dict) and final.get("action") == "skip":
             s.status = "SKIPPED"
@@ -443,4 +444,14 @@ def _processing_seconds(app: LocalTrainops, record: dict[str, Any]) -> float:
     except Exception:
         return 0.0
     start, end = d.get("ProcessingStartTime"), d.get("ProcessingEndTime")
+    return (end - start).total_seconds() if start and end else 0.0
+
+
+def _tuning_seconds(app: LocalTrainops, name: str) -> float:
+    """Wall time of a tuning job (its training jobs overlap when they run in parallel)."""
+    try:
+        d = app.cloud.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    except Exception:
+        return 0.0
+    start, end = d.get("CreationTime"), d.get("HyperParameterTuningEndTime")
     return (end - start).total_seconds() if start and end else 0.0

@@ -27,9 +27,9 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         outcome = tuning.read_tuning_outcome(job.job_name, clients.sagemaker)
         extra = {
             "tuning-job": job.job_name,
-            "best-hyperparameters": registry.meta_pairs(outcome.get("hyperparameters", {})),
+            "best-hyperparameters": registry.meta_pairs(outcome.get("tuned_hyperparameters", {})),
         }
-        job = callbacks.describe_job("training", outcome["best_training_job"], clients.sagemaker)
+        job = callbacks.describe_job("training", outcome["best_training_job_name"], clients.sagemaker)
     split = _split_sizes(request, plan, settings, clients)
     if split:
         extra["split"] = registry.meta_pairs(split)
