@@ -164,3 +164,22 @@ def test_multi_file_upload_starts_one_run(trainops_cloud, tmp_path):
         if r.get("project", {}).get("S") == "multi"
     ]
     assert len(runs) == 1
+
+
+def test_schedule_retrains_on_the_latest_data_and_skips_when_nothing_is_new(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    config = tmp_path / "sched.yaml"
+    config.write_text("project: sched\nschedule: rate(1 day)\nalgorithm: {hyperparameters: {num_round: 10}}\n")
+    first = app.run("sched", DATA, config, timeout=300)
+    assert first.status == "SUCCEEDED"
+    group = app.outputs["ScheduleGroupName"]
+    # When the project's schedule fires (EventBridge Scheduler -> the state machine)
+    delivery = app.cloud.fire_schedule("trainops-sched", group)
+    assert delivery.error is None
+    summary = app.follow(delivery.result, "sched", timeout=120)
+    # Then the run is skipped, and says why: the newest data was already trained on
+    assert summary.status == "SKIPPED"
+    assert "no new data" in summary.skip_reason
+    start = json.loads(app.cloud.client("stepfunctions").describe_execution(executionArn=delivery.result)["input"])
+    assert start["trigger"] == "schedule"
+    assert start["scheduled_time"] != "<aws.scheduler.scheduled-time>"

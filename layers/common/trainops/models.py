@@ -20,6 +20,9 @@ class Dataset(Payload):
     uri: S3Uri
     version_id: str | None = None
     has_validation: bool = Field(default=False, description="A multi-file dataset with train/ and validation/ parts.")
+    fingerprint: str | None = Field(
+        default=None, description="ETag of the file (or of the _READY marker): what 'new data' means for schedules."
+    )
 
 
 class Trigger(Payload):

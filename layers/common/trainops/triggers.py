@@ -96,7 +96,8 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
                 raise DatasetError(
                     f"{dataset.uri} is empty (0 bytes)", field="dataset", fix="upload a file with a header-less CSV"
                 )
-            return dataset
+            return dataset.model_copy(update={"fingerprint": _fingerprint(head)})
+        marker = s3.head_object(Bucket=dataset.bucket, Key=dataset.prefix + READY_MARKER)
         objects = []
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=dataset.bucket, Prefix=dataset.prefix):
@@ -117,7 +118,13 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
             fix="upload the data files before the _READY marker",
         )
     rel = {o["Key"][len(dataset.prefix) :].split("/", 1)[0] for o in data}
-    return dataset.model_copy(update={"has_validation": {"train", "validation"} <= rel})
+    return dataset.model_copy(
+        update={"has_validation": {"train", "validation"} <= rel, "fingerprint": _fingerprint(marker)}
+    )
+
+
+def _fingerprint(head: dict[str, Any]) -> str:
+    return str(head.get("VersionId") or head.get("ETag") or head.get("LastModified"))
 
 
 def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:

@@ -24,9 +24,17 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     assert config is not None
     lint_errors(config)
     ledger = ledger_for(settings, clients)
+    if result.trigger.kind == "schedule":
+        done = _already_trained(ledger.project_runs(result.project), result.dataset.uri, result.dataset.fingerprint)
+        if done is not None:
+            return Skip(
+                reason=f"scheduled retraining of {result.project}: no new data since run {done} "
+                f"({result.dataset.uri} unchanged)"
+            ).model_dump(mode="json")
     fields = {
         "trigger": result.trigger.kind,
         "dataset_uri": result.dataset.uri,
+        "dataset_fingerprint": result.dataset.fingerprint,
         "config_source": result.config_source,
         "config_hash": result.config_hash,
     }
@@ -36,3 +44,16 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
             reason=f"duplicate delivery: run {result.run_id} is already handled by {existing.get('execution')}"
         ).model_dump(mode="json")
     return {"action": "run", "request": result.model_dump(mode="json")}
+
+
+def _already_trained(runs: list[dict[str, Any]], uri: str, fingerprint: str | None) -> str | None:
+    """The run that already trained on exactly this data (same object version), if any."""
+    for run in runs:
+        if (
+            run.get("status") == "SUCCEEDED"
+            and run.get("dataset_uri") == uri
+            and fingerprint is not None
+            and run.get("dataset_fingerprint") == fingerprint
+        ):
+            return str(run["run_id"])
+    return None
