@@ -25,7 +25,7 @@ def client(service: str) -> Any:
     key = (service, region)
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+            _clients[key] = boto3.client(service, region_name=region, config=_CONFIG)
         return _clients[key]
 
 

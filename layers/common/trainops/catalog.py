@@ -123,7 +123,7 @@ def spec_for(name: AlgorithmName) -> AlgorithmSpec:
 @cache
 def _image_table() -> dict[str, Any]:
     text = resources.files("trainops").joinpath("image_uris.json").read_text()
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def image_uri(key: str, region: str, version: str | None = None) -> str:

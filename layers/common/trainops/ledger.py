@@ -169,7 +169,7 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
     de = TypeDeserializer()
     out = {k: de.deserialize(v) for k, v in item.items()}
-    return json.loads(json.dumps(out, default=_decimal))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(out, default=_decimal))
 
 
 def _decimal(value: Any) -> Any:

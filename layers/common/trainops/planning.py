@@ -71,7 +71,7 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
         version=version,
         problem_type=problem.value if problem else None,
         objective_metric=objective,
-        objective_direction=direction,  # type: ignore[arg-type]
+        objective_direction=direction,
         content_type=content_type,
         input_mode=input_mode.value,
         hyperparameters=hyperparameters,
@@ -109,7 +109,8 @@ def _objective(
     config: ProjectConfig, spec: AlgorithmSpec, problem: ProblemType, inferred: list[Inference]
 ) -> tuple[str, str]:
     metric = config.problem.objective_metric or (config.tuning.objective.metric if config.tuning else None)
-    direction = config.problem.objective_direction or (config.tuning.objective.direction if config.tuning else None)
+    tuning_direction = config.tuning.objective.direction if config.tuning else None
+    direction: str | None = config.problem.objective_direction or tuning_direction
     defined = {m.name for m in config.algorithm.metric_definitions}
     if metric is None:
         if spec.objectives:

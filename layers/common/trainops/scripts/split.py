@@ -21,7 +21,7 @@ BASE = "/opt/ml/processing"
 
 def _read_lines(path: str) -> list[str]:
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as handle:
         return [line.rstrip("\r\n") for line in handle if line.strip()]
 
 

@@ -12,11 +12,11 @@ from trainops.steps.common import Clients, ledger_for
 
 def record_failure(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     """``event`` = ``{"state": <the state data with .error from the Catch>, "execution": <name>}``."""
-    state = event.get("state") if isinstance(event.get("state"), dict) else {}
-    error = state.get("error") if isinstance(state.get("error"), dict) else {}
+    state = _mapping(event.get("state"))
+    error = _mapping(state.get("error"))
     name = str(error.get("Error") or "UnknownError")
     cause = callbacks.parse_cause(error.get("Cause"))
-    request = state.get("request") if isinstance(state.get("request"), dict) else {}
+    request = _mapping(state.get("request"))
     execution = str(event.get("execution") or "unknown")
     run_id = str(request.get("run_id") or execution)
     project = request.get("project")
@@ -31,3 +31,7 @@ def record_failure(event: dict[str, Any], *, settings: Settings, clients: Client
         fields["run_id"] = run_id
     ledger.update_run(run_id, {k: v for k, v in fields.items() if v is not None}, project=project)
     return failure.model_dump(mode="json")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -31,4 +31,4 @@ def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients)
         body, config, run_id=request.run_id, project=request.project, sagemaker_client=clients.sagemaker
     )
     ledger.update_run(request.run_id, {"tuning_job": name, "warm_start": json.dumps(started.get("warm_start"))})
-    return json.loads(json.dumps(started, default=str))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(started, default=str))
