@@ -183,3 +183,43 @@ def test_schedule_retrains_on_the_latest_data_and_skips_when_nothing_is_new(trai
     start = json.loads(app.cloud.client("stepfunctions").describe_execution(executionArn=delivery.result)["input"])
     assert start["trigger"] == "schedule"
     assert start["scheduled_time"] != "<aws.scheduler.scheduled-time>"
+
+
+def _upload_and_follow(app, key: str, body: bytes, project: str):
+    known = app._executions()
+    app.cloud.client("s3").put_object(Bucket=app.data_bucket, Key=key, Body=body)
+    arn = app.find_execution(key, known)
+    return app.follow(arn, project, timeout=300)
+
+
+def test_a_key_with_spaces_plus_and_unicode_trains_on_exactly_that_object(trainops_cloud):
+    app = trainops_cloud
+    key = "data/odd-keys/red flower+1 é.csv"
+    summary = _upload_and_follow(app, key, DATA.read_bytes(), "odd-keys")
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    meta = app.cloud.client("sagemaker").describe_model_package(ModelPackageName=summary.model_package_arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert meta["trainops:data"].endswith("red flower+1 é.csv")
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "error", "field"),
+    [
+        ("data/zero/empty.csv", b"", "DatasetError", "0 bytes"),
+        ("data/Bad'Name/x.csv", b"0,1\n", "InvalidProjectName", "not allowed"),
+        ("data/header/h.csv", b"label,a,b\n0,1,2\n1,2,3\n", "DatasetError", "header row"),
+    ],
+)
+def test_bad_uploads_end_in_a_recorded_failure_with_a_clear_error(trainops_cloud, key, body, error, field):
+    app = trainops_cloud
+    summary = _upload_and_follow(app, key, body, key.split("/")[1])
+    assert summary.status == "FAILED"
+    assert summary.error == error
+    assert field in summary.cause
+    from trainops.ledger import Ledger
+
+    record_id = summary.run_id or summary.execution_arn.rsplit(":", 1)[1]
+    record = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_run(record_id)
+    assert record["status"] == "FAILED"
+    assert record["error"] == error

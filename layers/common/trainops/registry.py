@@ -198,6 +198,7 @@ def register_model(
         "objective-value": repr(value),
         "objective-direction": plan.objective_direction,
         "data": request.dataset.uri,
+        "data-version": request.dataset.version_id or request.dataset.fingerprint or "unversioned",
         "config-hash": request.config_hash,
         "training-job": job.job_name,
         "algorithm": plan.algorithm,

@@ -231,7 +231,7 @@ class LocalTuningJob:
 
     def _max_jobs(self, limits: dict[str, Any]) -> int:
         if self.strategy == "Grid":
-            size = math.prod(len(self.distributions[p.name].choices) for p in self.params)  # type: ignore[attr-defined]
+            size = math.prod(len(p.values) for p in self.params)
             return min(size, int(limits.get("MaxNumberOfTrainingJobs", size)))
         return int(limits.get("MaxNumberOfTrainingJobs", 1))
 
@@ -255,7 +255,7 @@ class LocalTuningJob:
         )
 
     def _study(self) -> optuna.Study:
-        direction = "maximize" if self.maximize else "minimize"
+        direction = optuna.study.StudyDirection.MAXIMIZE if self.maximize else optuna.study.StudyDirection.MINIMIZE
         study = optuna.create_study(direction=direction, sampler=self._sampler(), pruner=self._pruner())
         self._warm_start(study)
         return study
