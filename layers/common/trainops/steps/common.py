@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trainops import callbacks
+from trainops import callbacks, processing, training
 from trainops.config import ProjectConfig, parse_config
 from trainops.errors import ConfigInvalid
 from trainops.ledger import Ledger
-from trainops.models import RunRequest
+from trainops.models import RunRequest, TrainingPlan
 from trainops.settings import Settings
+from trainops.training import BaseModel
 
 
 @dataclass
@@ -30,6 +31,32 @@ def ledger_for(settings: Settings, clients: Clients) -> Ledger:
 
 def config_of(request: RunRequest) -> ProjectConfig:
     return parse_config(request.config, expected_project=request.project)
+
+
+def parse_run(event: dict[str, Any]) -> tuple[RunRequest, TrainingPlan, ProjectConfig]:
+    """The request, plan and config a training or tuning step works from."""
+    request = RunRequest.model_validate(event["request"])
+    return request, TrainingPlan.model_validate(event["plan"]), config_of(request)
+
+
+def training_request(
+    request: RunRequest,
+    config: ProjectConfig,
+    plan: TrainingPlan,
+    settings: Settings,
+    base_model: BaseModel | None = None,
+) -> dict[str, Any]:
+    """The CreateTrainingJob request of the run (also the template of a tuning job's training jobs)."""
+    channels = processing.split_outputs(request, settings.artifacts_bucket) if plan.needs_split else None
+    return training.build_training_request(
+        request,
+        config,
+        plan,
+        channels=channels,
+        role_arn=settings.sagemaker_role_arn,
+        artifacts_bucket=settings.artifacts_bucket,
+        base_model=base_model,
+    )
 
 
 def lint_errors(config: ProjectConfig) -> None:

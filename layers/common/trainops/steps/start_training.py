@@ -4,31 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import processing, registry, training
-from trainops.models import RunRequest, TrainingPlan
+from trainops import registry, training
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
+from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
 
 
 def start_training(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
-    request = RunRequest.model_validate(event["request"])
-    plan = TrainingPlan.model_validate(event["plan"])
-    config = config_of(request)
-    channels = processing.split_outputs(request, settings.artifacts_bucket) if plan.needs_split else None
+    request, plan, config = parse_run(event)
     base = None
     if config.incremental.enabled:
         champion = registry.current_champion(request.project, clients.sagemaker)
         if champion is not None:
             base = registry.base_model_from(champion)
-    body = training.build_training_request(
-        request,
-        config,
-        plan,
-        channels=channels,
-        role_arn=settings.sagemaker_role_arn,
-        artifacts_bucket=settings.artifacts_bucket,
-        base_model=base,
-    )
+    body = training_request(request, config, plan, settings, base)
     seeded = training.seed_checkpoint(body, base, clients.s3) if base is not None else None
     ledger = ledger_for(settings, clients)
     name = body["TrainingJobName"]
