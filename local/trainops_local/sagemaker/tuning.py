@@ -11,7 +11,7 @@ continuous ranges are refused, as AWS does), Hyperband = TPE with optuna's Hyper
 (``HyperbandStrategyConfig.MinResource/MaxResource`` in epochs). ``TrainingJobEarlyStoppingType: Auto`` is
 SageMaker's median stopping rule: after epoch *e* a job whose objective is worse than the median of the
 earlier jobs' running averages up to *e* is stopped (status ``Stopped``). Warm start seeds the study with
-the parents' finished training jobs (and, for TransferLearning, re-evaluates the parents' best first).
+the parents' finished training jobs and re-evaluates the parents' best configuration first.
 """
 
 from __future__ import annotations
@@ -271,8 +271,11 @@ class LocalTuningJob:
                 better = best is None or (value > best[0] if self.maximize else value < best[0])
                 if better:
                     best = (value, params)
-        if best is not None and warm.get("WarmStartType") == "TransferLearning":
-            study.enqueue_trial(best[1])  # the data changed: re-evaluate the parents' best first
+        if best is not None:
+            # Re-evaluate the parents' best first: with new data (TransferLearning) it is the natural first
+            # guess; with identical data it guarantees this job's BestTrainingJob, the model trainops
+            # registers, is never worse than the parents' (deterministic training reproduces it).
+            study.enqueue_trial(best[1])
 
     def _parent_results(self, parent: str) -> list[tuple[dict[str, Any], float]]:
         record = self.backend.hyper_parameter_tuning_jobs.get(parent)
