@@ -30,6 +30,7 @@ def run_request(cfg: ProjectConfig | None = None, *, run_id: str = "20261126T120
             prefix=f"data/{cfg.project}/train.csv",
             kind="file",
             uri=f"s3://{DATA_BUCKET}/data/{cfg.project}/train.csv",
+            fingerprint="etag-1",
         ),
         config=cfg.model_dump(mode="json", exclude_none=True),
         config_source="test",

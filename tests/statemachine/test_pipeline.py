@@ -223,3 +223,54 @@ def test_bad_uploads_end_in_a_recorded_failure_with_a_clear_error(trainops_cloud
     record = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_run(record_id)
     assert record["status"] == "FAILED"
     assert record["error"] == error
+
+
+TUNING = """project: {project}
+algorithm: {{name: xgboost, hyperparameters: {{num_round: 15}}}}
+problem: {{objective_metric: validation:auc, objective_direction: Maximize}}
+tuning:
+  max_jobs: 4
+  max_parallel_jobs: 1
+  ranges:
+    eta: {{type: continuous, min: 0.05, max: 0.5, scaling: Logarithmic}}
+    max_depth: {{type: integer, min: 2, max: 6}}
+"""
+
+
+def test_tuning_registers_the_best_job_and_a_second_run_warm_starts_from_the_first(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    config = tmp_path / "tuned.yaml"
+    config.write_text(TUNING.format(project="tuned"))
+    first = app.run("tuned", DATA, config, timeout=600)
+    assert first.status == "SUCCEEDED", (first.error, first.cause)
+    assert "StartTuning" in _states(app, first.execution_arn)
+    sm = app.cloud.client("sagemaker")
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=first.tuning_job)
+    best = tuning["BestTrainingJob"]["TrainingJobName"]
+    package = sm.describe_model_package(ModelPackageName=first.model_package_arn)
+    assert best in package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    meta = package["CustomerMetadataProperties"]
+    assert meta["trainops:tuning-job"] == first.tuning_job
+    assert "eta=" in meta["trainops:best-hyperparameters"]
+    # Second run: warm start "auto" finds the first tuning job
+    second = app.run("tuned", DATA, config, timeout=600)
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    warm = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=second.tuning_job)["WarmStartConfig"]
+    assert [p["HyperParameterTuningJobName"] for p in warm["ParentHyperParameterTuningJobs"]] == [first.tuning_job]
+    assert warm["WarmStartType"] == "IdenticalDataAndAlgorithm"
+    assert second.champion["arn"] == first.model_package_arn
+
+
+def test_tuning_where_every_job_fails_ends_as_no_model_and_registers_nothing(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    config = tmp_path / "allfail.yaml"
+    config.write_text(TUNING.format(project="allfail"))
+    data = bad_rows_in_the_middle(tmp_path / "broken.csv")
+    summary = app.run("allfail", data, config, timeout=600)
+    assert summary.status == "NO_MODEL"
+    assert _states(app, summary.execution_arn)[-1] == "NoModel"
+    assert summary.error in ("TuningJobFailed", "NoModelProduced")
+    assert "abc" in summary.cause  # the training jobs' FailureReason reaches the run's cause
+    groups = app.cloud.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert "trainops-allfail" not in {g["ModelPackageGroupName"] for g in groups}
+    assert _record(app, summary.run_id)["status"] == "NO_MODEL"

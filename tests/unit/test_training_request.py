@@ -9,7 +9,7 @@ import botocore.session
 import pytest
 from moto import mock_aws
 from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
-from trainops.processing import split_outputs
+from trainops.processing import split_outputs, split_prefix
 from trainops.training import BaseModel, build_training_request, seed_checkpoint
 
 from tests.helpers import ARTIFACTS_BUCKET, ROLE_ARN, XGB_IMAGE, config, plan, run_request
@@ -41,6 +41,7 @@ def _build(cfg, pl, base=None):
 def test_pipe_mode_request_for_builtin_xgboost():
     # Given the default config and a plan that chose Pipe mode
     cfg = config()
+    split = split_prefix(run_request(cfg), ARTIFACTS_BUCKET)
     # When the request is built
     body = _build(cfg, plan())
     # Then it is exactly what SageMaker needs
@@ -58,7 +59,7 @@ def test_pipe_mode_request_for_builtin_xgboost():
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": f"{PREFIX}/split/train/",
+                        "S3Uri": f"{split}/train/",
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
@@ -70,7 +71,7 @@ def test_pipe_mode_request_for_builtin_xgboost():
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": f"{PREFIX}/split/validation/",
+                        "S3Uri": f"{split}/validation/",
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
@@ -201,3 +202,14 @@ def test_seed_checkpoint_puts_the_earlier_model_where_the_container_resumes():
     got = s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=f"runs/demo/{RUN}/checkpoints/xgboost-checkpoint.49")
     assert got["Body"].read() == b"model-bytes"
     assert json.dumps(body)  # serialisable as a state payload
+
+
+def test_split_location_depends_on_the_data_and_the_split_settings_only():
+    cfg = config()
+    a = run_request(cfg, run_id="20261126T120000-aaaaaaaa")
+    b = run_request(cfg, run_id="20261127T120000-bbbbbbbb")
+    assert split_prefix(a, ARTIFACTS_BUCKET) == split_prefix(b, ARTIFACTS_BUCKET)  # same data: identical inputs
+    changed = b.model_copy(update={"dataset": b.dataset.model_copy(update={"fingerprint": "other-etag"})})
+    assert split_prefix(changed, ARTIFACTS_BUCKET) != split_prefix(a, ARTIFACTS_BUCKET)
+    reseeded = run_request(config(data={"split_seed": 7}))
+    assert split_prefix(reseeded, ARTIFACTS_BUCKET) != split_prefix(a, ARTIFACTS_BUCKET)

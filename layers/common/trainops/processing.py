@@ -12,8 +12,8 @@ from trainops.aws import error_code, translate
 from trainops.catalog import image_uri
 from trainops.config import ProjectConfig
 from trainops.models import RunRequest, SplitResult, TrainingPlan
-from trainops.naming import job_name
-from trainops.training import run_prefix, tags_for
+from trainops.naming import digest, job_name
+from trainops.training import tags_for
 
 BASE = "/opt/ml/processing"
 SPLIT_INSTANCE = "ml.m5.large"
@@ -35,12 +35,28 @@ def split_job_name(request: RunRequest) -> str:
     return job_name(request.project, request.run_id, "split")
 
 
+def split_prefix(request: RunRequest, artifacts_bucket: str) -> str:
+    """Content-addressed: the same data (ETag) split with the same fraction and seed lands at the same place,
+    so runs on unchanged data train on identical inputs (which is what lets a tuning job warm-start as
+    ``IdenticalDataAndAlgorithm``) and the split of a run is reproducible from its inputs."""
+    data = request.config.get("data") or {}
+    identity = digest(
+        request.dataset.uri,
+        request.dataset.fingerprint or request.run_id,
+        str(data.get("validation_fraction")),
+        str(data.get("split_seed")),
+        str(data.get("content_type")),
+        length=16,
+    )
+    return f"s3://{artifacts_bucket}/splits/{request.project}/{identity}"
+
+
 def split_outputs(request: RunRequest, artifacts_bucket: str) -> SplitResult:
-    prefix = run_prefix(artifacts_bucket, request)
+    prefix = split_prefix(request, artifacts_bucket)
     return SplitResult(
-        train_uri=f"{prefix}/split/train/",
-        validation_uri=f"{prefix}/split/validation/",
-        report_uri=f"{prefix}/split/report/split.json",
+        train_uri=f"{prefix}/train/",
+        validation_uri=f"{prefix}/validation/",
+        report_uri=f"{prefix}/report/split.json",
         job_name=split_job_name(request),
     )
 
@@ -56,7 +72,6 @@ def build_split_request(
     region: str,
 ) -> dict[str, Any]:
     out = split_outputs(request, artifacts_bucket)
-    prefix = run_prefix(artifacts_bucket, request)
     data_type = "S3Prefix"
     return {
         "ProcessingJobName": split_job_name(request),
@@ -103,7 +118,7 @@ def build_split_request(
                 {
                     "OutputName": "report",
                     "S3Output": {
-                        "S3Uri": f"{prefix}/split/report/",
+                        "S3Uri": f"{split_prefix(request, artifacts_bucket)}/report/",
                         "LocalPath": f"{BASE}/output/report",
                         "S3UploadMode": "EndOfJob",
                     },

@@ -124,7 +124,8 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
 
 
 def _fingerprint(head: dict[str, Any]) -> str:
-    return str(head.get("VersionId") or head.get("ETag") or head.get("LastModified"))
+    """The content's identity: the ETag (the same bytes uploaded again are the same data)."""
+    return str(head.get("ETag") or head.get("VersionId") or head.get("LastModified")).strip('"')
 
 
 def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:

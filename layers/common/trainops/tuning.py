@@ -630,13 +630,16 @@ def _translate(exc: ClientError) -> Exception:
     return exc
 
 
-def _raise_on_lint_errors(config: ProjectConfig) -> None:
+def raise_on_lint_errors(config: ProjectConfig) -> None:
+    """Run the tuning linter; its errors stop the run (ConfigInvalid) with every finding and the first fix."""
+    if config.tuning is None:
+        return
     from trainops.lint import lint_config  # lint imports this module
 
     errors = [f for f in lint_config(config) if f.severity == "error"]
     if errors:
         first = errors[0]
-        summary = "; ".join(f"{f.id} {f.field}: {f.message}" for f in errors)
+        summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)
         raise ConfigInvalid(f"tuning config has {len(errors)} error(s): {summary}", field=first.field, fix=first.fix)
 
 
@@ -655,7 +658,7 @@ def start_tuning(
     """
     if config.tuning is None:
         raise ConfigInvalid("the project config has no tuning section", field="tuning", fix="add a tuning: section")
-    _raise_on_lint_errors(config)
+    raise_on_lint_errors(config)
     name = tuning_job_name(project, run_id)
     request = build_tuning_request(
         plan_training_request,

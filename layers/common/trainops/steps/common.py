@@ -7,7 +7,6 @@ from typing import Any
 
 from trainops import callbacks, processing, training
 from trainops.config import ProjectConfig, parse_config
-from trainops.errors import ConfigInvalid
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, TrainingPlan
 from trainops.settings import Settings
@@ -60,16 +59,12 @@ def training_request(
 
 
 def lint_errors(config: ProjectConfig) -> None:
-    """Run the tuning linter before anything is launched; errors stop the run with every finding listed."""
+    """The tuning linter, run before anything is launched (``trainops.tuning.raise_on_lint_errors``)."""
     if config.tuning is None:
         return
-    from trainops.lint import lint_config
+    from trainops.tuning import raise_on_lint_errors  # only projects that tune pay for the linter
 
-    findings = [f for f in lint_config(config) if f.severity == "error"]
-    if findings:
-        first = findings[0]
-        listed = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in findings)
-        raise ConfigInvalid(f"tuning config has {len(findings)} error(s): {listed}", field=first.field, fix=first.fix)
+    raise_on_lint_errors(config)
 
 
 def answer_if_done(
