@@ -292,7 +292,7 @@ class EventDelivery:
                     self._submit(record, rule.region_name)
                 else:
                     if original_send is None:
-                        raise NotImplementedError(f"delivery to {arn} is not supported by fire_schedule_rule")
+                        raise UnsupportedTarget(f"delivery to {arn} is not supported by fire_schedule_rule")
                     single = copy.copy(rule)
                     single.targets = [target]
                     event = dict(original_event)
@@ -390,7 +390,7 @@ class EventDelivery:
                 body = resp["Payload"].read().decode("utf-8", "replace")
                 raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error: {body}")
             return "invoked"
-        raise NotImplementedError(f"target type {service!r} ({target_arn}) is not delivered locally")
+        raise UnsupportedTarget(f"target type {service!r} ({target_arn}) is not delivered locally")
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until no delivery is queued or in flight; ``TimeoutError`` after ``timeout`` seconds."""
@@ -493,6 +493,10 @@ class EventDelivery:
             raise
         record.done.set()
         return record
+
+
+class UnsupportedTarget(RuntimeError):
+    """A rule target of a kind the local cloud does not deliver to (recorded on the delivery, never silent)."""
 
 
 class FunctionErrorAfterDelivery(RuntimeError):
