@@ -63,3 +63,16 @@ def make_csv() -> Any:
 def make_sourcedir() -> Any:
     """``make_sourcedir(*files, extra={name: text}) -> bytes``: see :func:`sourcedir_tarball`."""
     return sourcedir_tarball
+
+
+@pytest.fixture(autouse=True)
+def _settled_threads() -> Iterator[None]:
+    """Start each test once threads of earlier suites (a local cloud's executions, job workers) have ended, so
+    the thread-leak checks in these tests see only their own threads. Bounded: at most 15 s."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + 15
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield

@@ -220,10 +220,11 @@ def _fail_task_and_get_cause(patched: bool) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     sm = sfn.create_state_machine(name="wait", definition=json.dumps(SFN_WAIT), roleArn=role_arn())["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=sm, name="e", input=json.dumps({"queue": url}))["executionArn"]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     messages: list[dict[str, Any]] = []
-    while not messages and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=url).get("Messages", [])
+    while not messages and time.monotonic() < deadline:  # long polling: leaves the interpreter thread the GIL
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    assert messages, f"the execution sent no task token within 30 s: {sfn.describe_execution(executionArn=arn)}"
     token = json.loads(messages[0]["Body"])["token"]
     if patched:
         sfn_patch.install()
