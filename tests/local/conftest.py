@@ -66,7 +66,7 @@ def make_sourcedir() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _settled_threads() -> Iterator[None]:
+def _settled_threads() -> None:
     """Start each test once threads of earlier suites (a local cloud's executions, job workers) have ended, so
     the thread-leak checks in these tests see only their own threads. Bounded: at most 15 s."""
     import threading
@@ -75,4 +75,3 @@ def _settled_threads() -> Iterator[None]:
     deadline = time.monotonic() + 15
     while threading.active_count() > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield
