@@ -213,3 +213,13 @@ def test_split_location_depends_on_the_data_and_the_split_settings_only():
     assert split_prefix(changed, ARTIFACTS_BUCKET) != split_prefix(a, ARTIFACTS_BUCKET)
     reseeded = run_request(config(data={"split_seed": 7}))
     assert split_prefix(reseeded, ARTIFACTS_BUCKET) != split_prefix(a, ARTIFACTS_BUCKET)
+
+
+def test_distribution_needs_script_mode_with_a_distributed_framework():
+    from trainops.errors import AlgorithmNotSupported
+    from trainops.planning import plan_training
+
+    cfg = config(resources={"distribution": "data_parallel", "instance_count": 2})
+    with pytest.raises(AlgorithmNotSupported) as info:
+        plan_training(run_request(cfg), cfg, region="us-east-1", s3=None)
+    assert info.value.field == "resources.distribution"

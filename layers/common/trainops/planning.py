@@ -41,6 +41,19 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
             field="algorithm.name",
             fix="use xgboost, linear-learner, script or container",
         )
+    if config.resources.distribution != "none" and algo.name != AlgorithmName.SCRIPT:
+        raise AlgorithmNotSupported(
+            f"resources.distribution {config.resources.distribution} needs script mode (the SageMaker distributed "
+            f"libraries run inside the PyTorch/TensorFlow framework containers)",
+            field="resources.distribution",
+            fix="use algorithm.name: script with framework pytorch or tensorflow, or set distribution: none",
+        )
+    if config.resources.distribution != "none" and algo.framework not in ("pytorch", "tensorflow"):
+        raise AlgorithmNotSupported(
+            f"resources.distribution {config.resources.distribution} is not available for framework {algo.framework}",
+            field="algorithm.framework",
+            fix="use framework pytorch or tensorflow for data or model parallel training",
+        )
     content_type = config.data.content_type
     if content_type not in spec.content_types:
         raise AlgorithmNotSupported(
