@@ -138,3 +138,16 @@ def test_classify_key_ignores_folder_placeholders():
     assert project == "demo"
     assert dataset is None
     assert "folder" in reason
+
+
+def test_fingerprint_follows_the_data_not_the_marker(s3):
+    def ready_request():
+        s3.put_object(Bucket=DATA_BUCKET, Key="data/demo/b1/_READY", Body=b"")
+        request, _ = run(s3_event("data/demo/b1/_READY", size=0), s3)
+        return request.dataset.fingerprint
+
+    s3.put_object(Bucket=DATA_BUCKET, Key="data/demo/b1/part-0.csv", Body=csv_rows(10))
+    first = ready_request()
+    assert first == ready_request()  # the marker written again: the same data
+    s3.put_object(Bucket=DATA_BUCKET, Key="data/demo/b1/part-1.csv", Body=csv_rows(12))
+    assert ready_request() != first  # a part added: new data, even though the marker is the same empty object

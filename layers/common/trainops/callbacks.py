@@ -110,6 +110,10 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
         else:
             reason = result.failure_reason or "no FailureReason given"
             cause = f"{kind} job {name} ended {result.status}: {reason}"
+            if kind == "tuning":
+                from trainops.tuning import failure_cause  # only tuning events pay for this import
+
+                cause = failure_cause(name, sagemaker)
             # The cause is also kept on the run record: the failure path reads it from there.
             ledger.update_run(run_id, {"job_failure": cause, "failed_job": name})
             sfn.send_task_failure(taskToken=token["task_token"], error=FAILURE_ERRORS[kind], cause=cause[:32768])

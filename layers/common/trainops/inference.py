@@ -37,7 +37,10 @@ def first_data_object(dataset: Dataset, s3: Any) -> str:
     if dataset.kind == "file":
         return dataset.prefix
     prefix = dataset.prefix + ("train/" if dataset.has_validation else "")
-    resp = s3.list_objects_v2(Bucket=dataset.bucket, Prefix=prefix, MaxKeys=1000)
+    try:
+        resp = s3.list_objects_v2(Bucket=dataset.bucket, Prefix=prefix, MaxKeys=1000)
+    except ClientError as exc:
+        raise translate(exc, f"listing {dataset.uri}") from exc
     for obj in resp.get("Contents", []):
         if not posixpath.basename(obj["Key"]).startswith(("_", ".")) and obj.get("Size", 0) > 0:
             return str(obj["Key"])

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
 
-TOKEN_TTL_SECONDS = 14 * 86400
+# longer than the longest wait (MaxRuntimeInSeconds <= 28 days; the ASL waits 28 days + 1 h)
+TOKEN_TTL_SECONDS = 35 * 86400
 
 
 def now_iso() -> str:
@@ -69,7 +70,8 @@ class Ledger:
         values = {f":v{i}": v for i, v in enumerate(_clean(list(fields.values())))}
         expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
         try:
-            self.ddb.update_item(
+            self._call(
+                "update_item",
                 TableName=self.table_name,
                 Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
                 UpdateExpression=expr,
@@ -80,14 +82,18 @@ class Ledger:
             raise translate(exc, "UpdateItem run record") from exc
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        resp = self.ddb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}, ConsistentRead=True
+        resp = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+            ConsistentRead=True,
         )
         item = resp.get("Item")
         return _deserialize(item) if item else None
 
     def project_runs(self, project: str) -> list[dict[str, Any]]:
-        resp = self.ddb.query(
+        resp = self._call(
+            "query",
             TableName=self.table_name,
             IndexName="by-project",
             KeyConditionExpression="gsi1pk = :p",
@@ -112,8 +118,11 @@ class Ledger:
         self._put(item)
 
     def get_token(self, job_name: str) -> dict[str, Any] | None:
-        resp = self.ddb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}}, ConsistentRead=True
+        resp = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}},
+            ConsistentRead=True,
         )
         item = resp.get("Item")
         return _deserialize(item) if item else None
@@ -121,7 +130,8 @@ class Ledger:
     def claim_token(self, job_name: str, status: str) -> bool:
         """Mark the token answered. False when it already was (a duplicate SageMaker event)."""
         try:
-            self.ddb.update_item(
+            self._call(
+                "update_item",
                 TableName=self.table_name,
                 Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}},
                 UpdateExpression="SET #s = :done, job_status = :st, answered_at = :at",
@@ -141,13 +151,23 @@ class Ledger:
         return True
 
     # --- helpers --------------------------------------------------------------------------------
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        """Throttling becomes AwsThrottled (retried by the state machine); other errors stay ClientError."""
+        try:
+            return getattr(self.ddb, method)(**kwargs)
+        except ClientError as exc:
+            error = translate(exc, f"DynamoDB {method}")
+            if error is exc:
+                raise
+            raise error from exc
+
     def _put(self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(_clean(item))}
         if condition:
             kwargs["ConditionExpression"] = condition
         if values:
             kwargs["ExpressionAttributeValues"] = _serialize(values)
-        self.ddb.put_item(**kwargs)
+        self._call("put_item", **kwargs)
 
 
 def _serialize(item: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from trainops.aws import error_code, translate
 from trainops.config import ProjectConfig
 from trainops.errors import RegistryError
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
-from trainops.naming import model_package_group_name
+from trainops.naming import digest, model_package_group_name
 from trainops.training import BaseModel
 
 Approval = Literal["Approved", "PendingManualApproval"]
@@ -211,6 +211,8 @@ def register_model(
     metadata.update(extra_metadata or {})
     try:
         resp = sagemaker.create_model_package(
+            # a retried RegisterModel task gets the same package back instead of a second one
+            ClientToken=digest("register", request.run_id, length=32),
             ModelPackageGroupName=group,
             ModelPackageDescription=f"run {request.run_id}: {metric}={value:.6g}"[:1024],
             InferenceSpecification={

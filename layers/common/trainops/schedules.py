@@ -33,7 +33,10 @@ def sync_from_config_event(event: dict[str, Any], *, settings: Settings, s3: Any
     if not stem.endswith((".yaml", ".yml")) or "/" in stem:
         return {"action": "ignored", "reason": f"{key} is not config/<project>.yaml"}
     project = check_project_name(stem.rsplit(".", 1)[0], field="config key")
-    body = s3.get_object(Bucket=settings.data_bucket, Key=key)["Body"].read()
+    try:
+        body = s3.get_object(Bucket=settings.data_bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        raise translate(exc, f"reading {key}") from exc
     config = load_config_text(body, expected_project=project, source=f"s3://{settings.data_bucket}/{key}")
     name = schedule_name(project)
     group = settings.schedule_group or "default"

@@ -20,12 +20,13 @@ from trainops.aws import error_code, translate
 from trainops.config import ProjectConfig, default_config, load_config_text
 from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent
 from trainops.models import Dataset, RunRequest, Skip, Trigger
-from trainops.naming import check_project_name, run_id_for
+from trainops.naming import check_project_name, digest, run_id_for
 from trainops.types import split_s3_uri
 
 READY_MARKER = "_READY"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
-MAX_CONFIG_BYTES = 256 * 1024
+# the config travels in the state payload (256 KB in all): keep it small
+MAX_CONFIG_BYTES = 32 * 1024
 
 
 class ManualStart(BaseModel):
@@ -96,8 +97,7 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
                 raise DatasetError(
                     f"{dataset.uri} is empty (0 bytes)", field="dataset", fix="upload a file with a header-less CSV"
                 )
-            return dataset.model_copy(update={"fingerprint": _fingerprint(head)})
-        marker = s3.head_object(Bucket=dataset.bucket, Key=dataset.prefix + READY_MARKER)
+            return dataset.model_copy(update={"fingerprint": _fingerprint([(dataset.prefix, head)])})
         objects = []
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=dataset.bucket, Prefix=dataset.prefix):
@@ -118,31 +118,44 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
             fix="upload the data files before the _READY marker",
         )
     rel = {o["Key"][len(dataset.prefix) :].split("/", 1)[0] for o in data}
+    parts = [(o["Key"], o) for o in data]
     return dataset.model_copy(
-        update={"has_validation": {"train", "validation"} <= rel, "fingerprint": _fingerprint(marker)}
+        update={"has_validation": {"train", "validation"} <= rel, "fingerprint": _fingerprint(parts)}
     )
 
 
-def _fingerprint(head: dict[str, Any]) -> str:
-    """The content's identity: the ETag (the same bytes uploaded again are the same data)."""
-    return str(head.get("ETag") or head.get("VersionId") or head.get("LastModified")).strip('"')
+def _fingerprint(objects: list[tuple[str, dict[str, Any]]]) -> str:
+    """The data's identity: every data object's key, size and ETag (not the marker's). Unencrypted and SSE-S3
+    objects have content ETags, so the same bytes uploaded again are the same data; SSE-KMS gives every upload
+    a new ETag, so there a re-upload counts as new data (the safe side: it retrains)."""
+    rows = sorted(
+        f"{key}\x1f{o.get('ContentLength', o.get('Size'))}\x1f{str(o.get('ETag', '')).strip(chr(34))}"
+        for key, o in objects
+    )
+    return digest(*rows, length=32)
 
 
 def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:
     """The newest single file or _READY-marked dataset of a project (for scheduled retraining)."""
     best: tuple[datetime, str] | None = None
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=f"data/{project}/"):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            try:
-                _, dataset, skip = classify_key(key)
-            except InvalidEvent:
-                continue
-            if dataset is None or skip:
-                continue
-            if best is None or (obj["LastModified"], key) > best:
-                best = (obj["LastModified"], key)
+    try:
+        objects = [
+            o
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"data/{project}/")
+            for o in page.get("Contents", [])
+        ]
+    except ClientError as exc:
+        raise translate(exc, f"listing data/{project}/") from exc
+    for obj in objects:
+        key = obj["Key"]
+        try:
+            _, dataset, skip = classify_key(key)
+        except InvalidEvent:
+            continue
+        if dataset is None or skip:
+            continue
+        if best is None or (obj["LastModified"], key) > best:
+            best = (obj["LastModified"], key)
     if best is None:
         return None
     _, dataset, _ = classify_key(best[1])
@@ -159,7 +172,7 @@ def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None =
     try:
         obj = s3.get_object(Bucket=cfg_bucket, Key=key)
         if obj.get("ContentLength", 0) > MAX_CONFIG_BYTES:
-            raise ConfigInvalid(f"{uri} is larger than 256 KiB", field="config", fix="trim the config")
+            raise ConfigInvalid(f"{uri} is larger than 32 KiB", field="config", fix="trim the config")
         text = obj["Body"].read()
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):

@@ -534,7 +534,10 @@ def _list_project_jobs(project: str, sagemaker_client: Any, exclude: str) -> lis
         "MaxResults": 100,
     }
     while len(names) < WARM_START_LOOKBACK:
-        page = sagemaker_client.list_hyper_parameter_tuning_jobs(**kwargs)
+        try:
+            page = sagemaker_client.list_hyper_parameter_tuning_jobs(**kwargs)
+        except ClientError as exc:
+            raise _translate(exc) from exc
         for summary in page.get("HyperParameterTuningJobSummaries", []):
             name = summary["HyperParameterTuningJobName"]
             if (
@@ -703,6 +706,12 @@ def _failure_reasons(tuning_job_name: str, sagemaker_client: Any, limit: int = 3
         if reason and reason not in reasons:
             reasons.append(reason)
     return reasons[:limit]
+
+
+def failure_cause(tuning_job_name: str, sagemaker_client: Any) -> str:
+    """Why a tuning job produced no model, with its training jobs' FailureReasons (for the run's cause)."""
+    job = _describe_tuning(tuning_job_name, sagemaker_client)
+    return _no_model_reason(job, sagemaker_client) if job else f"tuning job {tuning_job_name} not found"
 
 
 def _no_model_reason(job: dict[str, Any], sagemaker_client: Any) -> str:

@@ -103,7 +103,9 @@ class TuningConfig(_Strict):
     ranges: dict[str, HyperparameterRange] = Field(default_factory=dict)
     max_jobs: int = Field(default=20, ge=1, description="MaxNumberOfTrainingJobs (Grid: the grid size is used).")
     max_parallel_jobs: int = Field(default=1, ge=1, description="MaxParallelTrainingJobs.")
-    max_runtime_seconds: int | None = Field(default=None, ge=120, description="Whole tuning job, MaxRuntimeInSeconds.")
+    max_runtime_seconds: int | None = Field(
+        default=None, ge=120, le=28 * 86400, description="Whole tuning job, MaxRuntimeInSeconds."
+    )
     completion_criteria: CompletionCriteria | None = None
     early_stopping: Literal["Auto", "Off"] | None = None  # None -> Auto, or Off with Hyperband
     warm_start: Literal["auto", "off"] | WarmStartConfig = "auto"

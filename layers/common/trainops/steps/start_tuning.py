@@ -7,7 +7,7 @@ from typing import Any
 
 from trainops import tuning
 from trainops.settings import Settings
-from trainops.steps.common import Clients, ledger_for, parse_run, training_request
+from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
 
 
 def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
@@ -20,4 +20,7 @@ def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients)
         body, config, run_id=request.run_id, project=request.project, sagemaker_client=clients.sagemaker
     )
     ledger.update_run(request.run_id, {"tuning_job": name, "warm_start": json.dumps(started.get("warm_start"))})
+    if started.get("adopted"):
+        status = clients.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        answer_if_done({"adopted": True, **status}, "tuning", name, "HyperParameterTuningJobStatus", ledger, clients)
     return json.loads(json.dumps(started, default=str))
