@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 import time
@@ -18,6 +20,8 @@ from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
 
 __all__ = ["TERMINAL_EXECUTION_STATUSES", "LocalCloud"]
+
+log = logging.getLogger(__name__)
 
 TERMINAL_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"})
 
@@ -90,6 +94,7 @@ class LocalCloud:
             return self
         import moto
 
+        self._threads_before = {t.ident for t in threading.enumerate()}
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(_FAKE_ENV, AWS_DEFAULT_REGION=self.region, AWS_REGION=self.region)
         for key in (*env, *_CLEARED_ENV):
@@ -120,6 +125,10 @@ class LocalCloud:
         if not self._started:
             return
         errors: list[BaseException] = []
+        try:
+            self._stop_running_executions()
+        except Exception as exc:
+            errors.append(exc)
         for hook in reversed(self.on_stop):
             try:
                 hook(self)
@@ -131,6 +140,7 @@ class LocalCloud:
         s3.uninstall()
         validation.uninstall()
         self._clients.clear()
+        self._wait_for_own_threads(timeout=30.0)
         try:
             self._mock.stop()
         finally:
@@ -145,6 +155,34 @@ class LocalCloud:
             self._started = False
         if errors:
             raise errors[0]
+
+    def _stop_running_executions(self) -> None:
+        """Nothing is left running: every RUNNING execution is stopped (as StopExecution does on AWS), so no
+        interpreter thread outlives this cloud and writes into the next one's backends."""
+        sfn_client = self.client("stepfunctions")
+        for machine in sfn_client.list_state_machines().get("stateMachines", []):
+            pages = sfn_client.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            for page in pages:
+                for execution in page["executions"]:
+                    sfn_client.stop_execution(
+                        executionArn=execution["executionArn"],
+                        error="LocalCloudStopped",
+                        cause="the local cloud stopped",
+                    )
+        with contextlib.suppress(TimeoutError):
+            self.events.wait_idle(10.0)
+
+    def _wait_for_own_threads(self, timeout: float) -> None:
+        """Wait (bounded) for the threads started while this cloud ran to end."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            extra = [t for t in threading.enumerate() if t.ident not in self._threads_before and t.is_alive()]
+            if not extra:
+                return
+            time.sleep(0.05)
+        log.warning("threads still running after the local cloud stopped: %s", [t.name for t in extra])
 
     def __enter__(self) -> LocalCloud:
         return self.start()
