@@ -1,35 +1,63 @@
-"""Per-function settings, read from the environment the template gives each function, late and typed."""
+"""Per-function settings, read from the environment the template gives each function, late and typed.
+
+A frozen dataclass rather than a pydantic model: it is built on every cold start, and pydantic's class
+construction costs ~10 ms of import time for six strings (benchmarks/cold_start.py).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from trainops.errors import TrainopsError
 
 
-class Settings(BaseModel):
-    data_bucket: str = Field(alias="DATA_BUCKET")
-    artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
-    runs_table: str = Field(alias="RUNS_TABLE")
-    sagemaker_role_arn: str = Field(alias="SAGEMAKER_ROLE_ARN")
-    region: str = Field(alias="AWS_REGION")
-    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
-    scheduler_role_arn: str | None = Field(default=None, alias="SCHEDULER_ROLE_ARN")
-    schedule_group: str | None = Field(default=None, alias="SCHEDULE_GROUP")
+class SettingsError(TrainopsError):
+    """The function's environment lacks a variable the template sets (a deployment problem)."""
 
 
-_KEYS = tuple(f.alias for f in Settings.model_fields.values() if f.alias)
+@dataclass(frozen=True)
+class Settings:
+    data_bucket: str
+    artifacts_bucket: str
+    runs_table: str
+    sagemaker_role_arn: str
+    region: str
+    state_machine_arn: str | None = None
+    scheduler_role_arn: str | None = None
+    schedule_group: str | None = None
+
+
+ENV = {
+    "data_bucket": "DATA_BUCKET",
+    "artifacts_bucket": "ARTIFACTS_BUCKET",
+    "runs_table": "RUNS_TABLE",
+    "sagemaker_role_arn": "SAGEMAKER_ROLE_ARN",
+    "region": "AWS_REGION",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "scheduler_role_arn": "SCHEDULER_ROLE_ARN",
+    "schedule_group": "SCHEDULE_GROUP",
+}
 
 
 @lru_cache(maxsize=8)
-def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
-    return Settings.model_validate(dict(values))
+def _settings(values: tuple[tuple[str, str | None], ...]) -> Settings:
+    given = dict(values)
+    missing = [
+        ENV[name]
+        for name in ("data_bucket", "artifacts_bucket", "runs_table", "sagemaker_role_arn", "region")
+        if not given.get(name)
+    ]
+    if missing:
+        raise SettingsError(
+            f"environment variables missing: {', '.join(missing)}", field="Environment", fix="deploy with template.yaml"
+        )
+    return Settings(**given)  # type: ignore[arg-type]
 
 
 def get_settings() -> Settings:
     """Cached per distinct environment, so a warm container parses once and tests can change it."""
-    env = dict(os.environ)
-    if "AWS_REGION" not in env and "AWS_DEFAULT_REGION" in env:
-        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
-    return _settings(tuple((k, env[k]) for k in _KEYS if k in env))
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    values = tuple((name, region if name == "region" else os.environ.get(var)) for name, var in ENV.items())
+    return _settings(values)
