@@ -5,6 +5,7 @@ on ANY terminal status (LocalTrainops.follow)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -274,3 +275,30 @@ def test_tuning_where_every_job_fails_ends_as_no_model_and_registers_nothing(tra
     groups = app.cloud.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert "trainops-allfail" not in {g["ModelPackageGroupName"] for g in groups}
     assert _record(app, summary.run_id)["status"] == "NO_MODEL"
+
+
+def test_lost_job_events_are_answered_by_the_reconciler(trainops_cloud):
+    app = trainops_cloud
+    stack = app.cloud.stacks[app.stack_name]
+    events = app.cloud.client("events")
+    job_rule = stack.physical_id("HandleJobEventFunctionJobStateChange")
+    reconcile_rule = stack.physical_id("ReconcileJobsFunctionEvery15Minutes")
+    sfn = app.cloud.client("stepfunctions")
+    # Given SageMaker's state-change events do not reach the callback (lost on the way)
+    events.disable_rule(Name=job_rule)
+    try:
+        known = app._executions()
+        key = app.upload_data("lost-event", DATA)
+        arn = app.find_execution(key, known)
+        # When the reconciler's schedule fires (every 15 minutes on AWS; here until the run ends)
+        deadline = time.monotonic() + 180
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            app.cloud.fire_schedule_rule(reconcile_rule)
+            app.cloud.wait_idle(60)
+            time.sleep(0.5)
+        summary = app.follow(arn, "lost-event", timeout=60)
+    finally:
+        events.enable_rule(Name=job_rule)
+    # Then the split and the training job were answered as if their events had arrived
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    assert summary.model_package_arn

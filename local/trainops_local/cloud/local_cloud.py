@@ -171,6 +171,7 @@ class LocalCloud:
                         error="LocalCloudStopped",
                         cause="the local cloud stopped",
                     )
+        sfn.interrupt_stopped_waits()
         with contextlib.suppress(TimeoutError):
             self.events.wait_idle(10.0)
 

@@ -51,3 +51,31 @@ def uninstall() -> None:
         return
     StepFunctionResponse.send_task_failure = _originals.pop("send_task_failure")  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _originals.pop("start_execution")  # type: ignore[method-assign]
+
+
+def interrupt_stopped_waits() -> int:
+    """Wake the interpreter threads of stopped executions that wait for a task token.
+
+    moto's StopExecution marks the program stopped but a ``.waitForTaskToken`` task keeps waiting on its
+    callback until the task's TimeoutSeconds (hours here). Interrupting the callback endpoints of stopped
+    executions lets those threads see the stop and end, so a stopped local cloud leaves nothing running.
+    Returns how many waits were interrupted.
+    """
+    from moto.stepfunctions.models import stepfunctions_backends
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    interrupted = 0
+    all_regions = [*stepfunctions_backends.values(), *stepfunctions_parser_backends.values()]
+    for regions in all_regions:
+        for backend in regions.values():
+            for machine in getattr(backend, "state_machines", []):
+                for execution in getattr(machine, "executions", []):
+                    worker = getattr(execution, "exec_worker", None)
+                    env = getattr(worker, "env", None)
+                    if env is None or not isinstance(env.program_state(), ProgramStopped):
+                        continue
+                    for endpoint in list(env.callback_pool_manager._pool.values()):  # noqa: SLF001 - moto internals
+                        endpoint.interrupt_all()
+                        interrupted += 1
+    return interrupted

@@ -1,0 +1,67 @@
+"""Answer waiting runs whose SageMaker state-change event never arrived.
+
+SageMaker's events are at-least-once, but an event can still be lost on the way (a callback that failed past
+its retries lands in the on-failure queue). Every 15 minutes this looks at the task tokens still WAITING,
+describes their jobs, and answers the ones that have ended, exactly as the event would have. A token whose job
+does not exist an hour after it was stored (its create failed, and the task failed with it) is closed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from trainops import callbacks
+from trainops.aws import error_code, translate
+from trainops.ledger import Ledger, _deserialize
+
+ORPHAN_AFTER = timedelta(hours=1)
+DESCRIBE = {
+    "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "tuning": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName", "HyperParameterTuningJobStatus"),
+}
+
+
+def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": ledger.table_name,
+        "FilterExpression": "sk = :token AND #s = :waiting",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":token": {"S": "TOKEN"}, ":waiting": {"S": "WAITING"}},
+    }
+    while True:
+        try:
+            page = ledger.ddb.scan(**kwargs)
+        except ClientError as exc:
+            raise translate(exc, "scanning waiting tokens") from exc
+        items += [_deserialize(i) for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def reconcile(*, ledger: Ledger, sfn: Any, sagemaker: Any, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    answered, orphaned, running = [], [], 0
+    for token in waiting_tokens(ledger):
+        name = token["pk"].removeprefix("JOB#")
+        method, name_field, status_field = DESCRIBE[token["kind"]]
+        try:
+            status = getattr(sagemaker, method)(**{name_field: name})[status_field]
+        except ClientError as exc:
+            stored = datetime.fromisoformat(token.get("stored_at") or now.isoformat())
+            if error_code(exc) in ("ValidationException", "ResourceNotFound") and now - stored > ORPHAN_AFTER:
+                ledger.claim_token(name, "NotFound")
+                orphaned.append(name)
+                continue
+            raise translate(exc, f"describing {name}") from exc
+        if status not in callbacks.TERMINAL:
+            running += 1
+            continue
+        callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
+        answered.append(name)
+    return {"answered": answered, "orphaned": orphaned, "still_running": running}
