@@ -75,7 +75,7 @@ def interrupt_stopped_waits() -> int:
                     env = getattr(worker, "env", None)
                     if env is None or not isinstance(env.program_state(), ProgramStopped):
                         continue
-                    for endpoint in list(env.callback_pool_manager._pool.values()):  # noqa: SLF001 - moto internals
+                    for endpoint in list(env.callback_pool_manager._pool.values()):
                         endpoint.interrupt_all()
                         interrupted += 1
     return interrupted
