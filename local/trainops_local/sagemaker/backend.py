@@ -33,6 +33,7 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
 
 from trainops_local.sagemaker.engine import run_training_job
+from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.processing import run_processing_job
 from trainops_local.sagemaker.types import (
     MetricCallback,
@@ -285,7 +286,7 @@ class LocalSageMaker:
                 f"Training job names must be unique within an AWS account and region, "
                 f"and a training job with this name already exists ({arn})"
             )
-        record = _ORIGINALS["create_training_job"](backend, **_kwargs_from_request(_TRAINING_KWARGS, request))
+        record = _PATCHES.originals["create_training_job"](backend, **_kwargs_from_request(_TRAINING_KWARGS, request))
         _reset_training_record(record, request, tuning_job_arn)
         request["TrainingJobArn"] = record.arn
         handle = JobHandle(name=name, arn=record.arn, kind="training", record=record)
@@ -379,7 +380,9 @@ class LocalSageMaker:
         name = request["ProcessingJobName"]
         if name in backend.processing_jobs:
             raise ResourceInUseException(f"Processing job {name} already exists")
-        record = _ORIGINALS["create_processing_job"](backend, **_kwargs_from_request(_PROCESSING_KWARGS, request))
+        record = _PATCHES.originals["create_processing_job"](
+            backend, **_kwargs_from_request(_PROCESSING_KWARGS, request)
+        )
         record.processing_job_status = "InProgress"
         record.processing_end_time = None
         record.processing_start_time = None
@@ -510,8 +513,7 @@ def _apply_training_outcome(record: Any, outcome: TrainingOutcome) -> None:
 
 
 # -- the patches ---------------------------------------------------------------------------------------
-_ORIGINALS: dict[str, Any] = {}
-_ADDED: list[tuple[type, str]] = []
+_PATCHES = MotoPatches()
 _STATE: LocalSageMaker | None = None
 
 
@@ -579,14 +581,6 @@ _RESPONSE_PATCHES: dict[str, Callable[..., Any]] = {
 }
 
 
-def _patch(cls: type, name: str, fn: Callable[..., Any], key: str) -> None:
-    if name in cls.__dict__:
-        _ORIGINALS.setdefault(key, cls.__dict__[name])
-    else:
-        _ADDED.append((cls, name))
-    setattr(cls, name, fn)
-
-
 def install(
     root: Path,
     *,
@@ -604,10 +598,8 @@ def install(
     global _STATE  # noqa: PLW0603 - one installation per process, like moto's own patching
     if _STATE is not None:
         return _STATE
-    for name, fn in _BACKEND_PATCHES.items():
-        _patch(Backend, name, fn, name)
-    for name, fn in _RESPONSE_PATCHES.items():
-        _patch(sm_responses.SageMakerResponse, name, fn, f"response.{name}")
+    _PATCHES.apply(Backend, _BACKEND_PATCHES)
+    _PATCHES.apply(sm_responses.SageMakerResponse, _RESPONSE_PATCHES, key_prefix="response.")
     _STATE = LocalSageMaker(root, max_workers=max_workers, region=region, client_factory=client_factory)
     return _STATE
 
@@ -618,14 +610,7 @@ def uninstall(timeout: float = 30.0) -> bool:
     if _STATE is None:
         return True
     idle = _STATE.close(timeout)
-    for key, original in _ORIGINALS.items():
-        cls: type = sm_responses.SageMakerResponse if key.startswith("response.") else Backend
-        setattr(cls, key.removeprefix("response."), original)
-    for cls, name in _ADDED:
-        with contextlib.suppress(AttributeError):
-            delattr(cls, name)
-    _ORIGINALS.clear()
-    _ADDED.clear()
+    _PATCHES.undo()
     _STATE = None
     return idle
 

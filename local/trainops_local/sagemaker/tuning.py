@@ -37,6 +37,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError
 
 from trainops_local.sagemaker import backend as training_backend
+from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.types import MetricPoint, TrainingOutcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -567,7 +568,7 @@ class LocalTuner:
     def create(self, backend: Any, kwargs: dict[str, Any]) -> Any:
         request = _request_from_kwargs(kwargs)
         _validate(backend, request)
-        record = _ORIGINALS["create_hyper_parameter_tuning_job"]  # moto's record (list, delete keep working)
+        record = _PATCHES.originals["create_hyper_parameter_tuning_job"]  # moto's record (list, delete keep working)
         arn = record(backend, **kwargs)
         moto_record = backend.hyper_parameter_tuning_jobs[request["HyperParameterTuningJobName"]]
         _reset_record(moto_record)
@@ -672,8 +673,7 @@ def _emit_event(job: LocalTuningJob) -> None:
         log.exception("could not emit %s for %s", TUNING_DETAIL_TYPE, job.name)
 
 
-_ORIGINALS: dict[str, Any] = {}
-_ADDED: list[tuple[type, str]] = []
+_PATCHES = MotoPatches()
 _TUNER: LocalTuner | None = None
 _OWNS_BACKEND = False
 
@@ -754,14 +754,6 @@ _RESPONSE_PATCHES: dict[str, Callable[..., Any]] = {
 }
 
 
-def _patch(cls: type, name: str, fn: Callable[..., Any], key: str) -> None:
-    if name in cls.__dict__:
-        _ORIGINALS.setdefault(key, cls.__dict__[name])
-    else:
-        _ADDED.append((cls, name))
-    setattr(cls, name, fn)
-
-
 def install(root: Path | None = None, **backend_kwargs: Any) -> LocalTuner:
     """Patch moto so tuning jobs really run; idempotent. Use inside ``mock_aws()``.
 
@@ -777,10 +769,8 @@ def install(root: Path | None = None, **backend_kwargs: Any) -> LocalTuner:
         training_backend.install(root, **backend_kwargs)
         _OWNS_BACKEND = True
     backend_cls = sm_models.SageMakerModelBackend
-    for name, fn in _BACKEND_PATCHES.items():
-        _patch(backend_cls, name, fn, name)
-    for name, fn in _RESPONSE_PATCHES.items():
-        _patch(sm_responses.SageMakerResponse, name, fn, f"response.{name}")
+    _PATCHES.apply(backend_cls, _BACKEND_PATCHES)
+    _PATCHES.apply(sm_responses.SageMakerResponse, _RESPONSE_PATCHES, key_prefix="response.")
     _TUNER = LocalTuner()
     return _TUNER
 
@@ -791,14 +781,7 @@ def uninstall(timeout: float = 30.0) -> bool:
     if _TUNER is None:
         return True
     idle = _TUNER.close(timeout)
-    for key, original in _ORIGINALS.items():
-        cls: type = sm_responses.SageMakerResponse if key.startswith("response.") else sm_models.SageMakerModelBackend
-        setattr(cls, key.removeprefix("response."), original)
-    for cls, name in _ADDED:
-        with contextlib.suppress(AttributeError):
-            delattr(cls, name)
-    _ORIGINALS.clear()
-    _ADDED.clear()
+    _PATCHES.undo()
     _TUNER = None
     if _OWNS_BACKEND:
         idle = training_backend.uninstall(timeout) and idle
