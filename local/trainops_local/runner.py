@@ -305,9 +305,9 @@ class _Tracker:
         ).get("Item")
         if not item:
             return {}
-        from trainops.ledger import _deserialize
+        from trainops.ledger import deserialize_item
 
-        return _deserialize(item)
+        return deserialize_item(item)
 
     def _states(self, history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
         entered: list[str] = []

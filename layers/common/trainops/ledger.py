@@ -89,7 +89,7 @@ class Ledger:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return _deserialize(item) if item else None
+        return deserialize_item(item) if item else None
 
     def project_runs(self, project: str) -> list[dict[str, Any]]:
         resp = self._call(
@@ -100,7 +100,7 @@ class Ledger:
             ExpressionAttributeValues={":p": {"S": f"PROJECT#{project}"}},
             ScanIndexForward=False,
         )
-        return [_deserialize(i) for i in resp.get("Items", [])]
+        return [deserialize_item(i) for i in resp.get("Items", [])]
 
     # --- task tokens ----------------------------------------------------------------------------
     def store_token(self, job_name: str, kind: str, task_token: str, run_id: str) -> None:
@@ -125,7 +125,7 @@ class Ledger:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return _deserialize(item) if item else None
+        return deserialize_item(item) if item else None
 
     def claim_token(self, job_name: str, status: str) -> bool:
         """Mark the token answered. False when it already was (a duplicate SageMaker event)."""
@@ -184,7 +184,8 @@ def _serialize_values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ser.serialize(v) if v is not None else {"NULL": True} for k, v in values.items()}
 
 
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item (attribute-value form) as plain JSON values."""
     from boto3.dynamodb.types import TypeDeserializer
 
     de = TypeDeserializer()

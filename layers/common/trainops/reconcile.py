@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from trainops import callbacks
 from trainops.aws import error_code, translate
-from trainops.ledger import Ledger, _deserialize
+from trainops.ledger import Ledger, deserialize_item
 
 ORPHAN_AFTER = timedelta(hours=1)
 DESCRIBE = {
@@ -38,7 +38,7 @@ def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
             page = ledger.ddb.scan(**kwargs)
         except ClientError as exc:
             raise translate(exc, "scanning waiting tokens") from exc
-        items += [_deserialize(i) for i in page.get("Items", [])]
+        items += [deserialize_item(i) for i in page.get("Items", [])]
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,7 +56,14 @@ def _parse_time(value: str | None) -> datetime:
         return datetime.now(UTC)
 
 
-def classify_key(key: str) -> tuple[str, Dataset | None, str | None]:
+class DatasetKey(NamedTuple):
+    """Where a dataset is in the bucket, before the bucket is known: a file, or a prefix with a marker."""
+
+    kind: Literal["file", "prefix"]
+    prefix: str
+
+
+def classify_key(key: str) -> tuple[str, DatasetKey | None, str | None]:
     """(project, dataset-or-None, skip-reason). Raises InvalidEvent/InvalidProjectName on unusable keys."""
     parts = key.split("/")
     if len(parts) < 3 or parts[0] != "data":
@@ -72,16 +79,20 @@ def classify_key(key: str) -> tuple[str, Dataset | None, str | None]:
     if len(parts) == 3:
         if name.startswith((".", "_")):
             return project, None, f"{key} is a marker or hidden file, not a dataset"
-        return project, Dataset(bucket="", prefix=key, kind="file", uri="s3://placeholder/x"), None
+        return project, DatasetKey("file", key), None
     if name == READY_MARKER:
         prefix = posixpath.dirname(key) + "/"
-        return project, Dataset(bucket="", prefix=prefix, kind="prefix", uri="s3://placeholder/x"), None
+        return project, DatasetKey("prefix", prefix), None
     return project, None, f"{key} is part of a multi-file dataset: the run starts when {READY_MARKER} is written"
 
 
-def _with_bucket(dataset: Dataset, bucket: str, version_id: str | None) -> Dataset:
-    return dataset.model_copy(
-        update={"bucket": bucket, "uri": f"s3://{bucket}/{dataset.prefix}", "version_id": version_id}
+def _with_bucket(dataset: DatasetKey, bucket: str, version_id: str | None) -> Dataset:
+    return Dataset(
+        bucket=bucket,
+        prefix=dataset.prefix,
+        kind=dataset.kind,
+        uri=f"s3://{bucket}/{dataset.prefix}",
+        version_id=version_id,
     )
 
 
@@ -222,13 +233,13 @@ def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s
             f"event for bucket {bucket!r}, not this stack's data bucket", field="detail.bucket.name", fix="check rule"
         )
     # EventBridge carries the key as stored: it is NOT URL-decoded here (decoding would turn '+' into ' ').
-    project, dataset, skip = classify_key(key)
-    if dataset is None:
+    project, where, skip = classify_key(key)
+    if where is None:
         return Skip(reason=skip or "not a dataset"), None
     version_id = obj.get("version-id")
-    if dataset.kind == "file" and obj.get("size") == 0:
+    if where.kind == "file" and obj.get("size") == 0:
         raise DatasetError(f"s3://{bucket}/{key} is empty (0 bytes)", field="detail.object.size", fix="upload data")
-    dataset = inspect_dataset(_with_bucket(dataset, bucket, version_id if dataset.kind == "file" else None), s3)
+    dataset = inspect_dataset(_with_bucket(where, bucket, version_id if where.kind == "file" else None), s3)
     identity = (bucket, key, version_id or obj.get("sequencer") or obj.get("etag") or "")
     run_id = run_id_for(_parse_time(event.get("time")), *identity)
     trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.get("sequencer")})
@@ -272,12 +283,12 @@ def _from_manual(event: dict[str, Any], *, execution: str, start_time: str | Non
             raise InvalidEvent(str(exc), field="data", fix="give an s3:// URI") from exc
         if bucket != data_bucket:
             raise InvalidEvent(f"data must be in the data bucket {data_bucket}", field="data")
-        key_project, dataset, skip = classify_key(key if not key.endswith("/") else key + READY_MARKER)
+        key_project, where, skip = classify_key(key if not key.endswith("/") else key + READY_MARKER)
         if key_project != project:
             raise InvalidEvent(f"data {start.data} is not under data/{project}/", field="data")
-        if dataset is None:
+        if where is None:
             raise InvalidEvent(f"data {start.data}: {skip}", field="data")
-        dataset = inspect_dataset(_with_bucket(dataset, bucket, None), s3)
+        dataset = inspect_dataset(_with_bucket(where, bucket, None), s3)
     else:
         found = latest_dataset(data_bucket, project, s3)
         if found is None:
