@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from trainops.errors import RegistryBusy
 from trainops.ledger import Ledger
 
 from tests.conftest import EXAMPLES
@@ -158,3 +159,27 @@ def test_sync_schedule_creates_and_removes_the_project_schedule(app):
     app.cloud.wait_idle(30)
     with pytest.raises(scheduler.exceptions.ResourceNotFoundException):
         scheduler.get_schedule(Name="trainops-h-sched", GroupName=group)
+
+
+def test_project_lock_is_exclusive_reentrant_for_its_owner_and_leased(app):
+    runs = ledger(app)
+    # one holder at a time; the same run (a retried task) may take it again
+    assert runs.acquire_lock("h-lock", "run-a")
+    assert not runs.acquire_lock("h-lock", "run-b")
+    assert runs.acquire_lock("h-lock", "run-a")
+    # only the holder releases it
+    runs.release_lock("h-lock", "run-b")
+    assert not runs.acquire_lock("h-lock", "run-b")
+    runs.release_lock("h-lock", "run-a")
+    assert runs.acquire_lock("h-lock", "run-b")
+    runs.release_lock("h-lock", "run-b")
+    # a holder that crashed frees it when its lease runs out
+    assert runs.acquire_lock("h-lock", "run-c", lease_seconds=-1)
+    assert runs.acquire_lock("h-lock", "run-d")
+    # the context manager raises the error the state machine retries, and releases on the way out
+    with pytest.raises(RegistryBusy, match="another run of project h-lock"), runs.project_lock("h-lock", "run-e"):
+        pass
+    runs.release_lock("h-lock", "run-d")
+    with runs.project_lock("h-lock", "run-e"):
+        assert not runs.acquire_lock("h-lock", "run-f")
+    assert runs.acquire_lock("h-lock", "run-f")

@@ -302,3 +302,34 @@ def test_lost_job_events_are_answered_by_the_reconciler(trainops_cloud):
     # Then the split and the training job were answered as if their events had arrived
     assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
     assert summary.model_package_arn
+
+
+def test_registration_waits_for_another_run_of_the_project_to_finish_registering(trainops_cloud, tmp_path):
+    from trainops.ledger import Ledger
+
+    app = trainops_cloud
+    ledger = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb"))
+    config = tmp_path / "locked.yaml"
+    config.write_text((EXAMPLES / "configs" / "demo.yaml").read_text().replace("project: demo", "project: locked"))
+    # Given another run of the project holding the project's registration lock
+    assert ledger.acquire_lock("locked", "another-run")
+    app.upload_config("locked", config)
+    app.cloud.wait_idle(30)
+    known = app._executions()
+    arn = app.find_execution(app.upload_data("locked", DATA), known)
+    # When this run reaches RegisterModel, it is told the registry is busy and retries
+    deadline = time.monotonic() + 300
+    busy = False
+    while not busy and time.monotonic() < deadline:
+        history = app.cloud.execution_history(arn)
+        busy = any("RegistryBusy" in json.dumps(e, default=str) for e in history)
+        time.sleep(0.2)
+    packages = app.cloud.client("sagemaker").list_model_packages(ModelPackageGroupName="trainops-locked")
+    ledger.release_lock("locked", "another-run")
+    assert busy, "RegisterModel never reported RegistryBusy"
+    assert packages["ModelPackageSummaryList"] == []  # nothing registered while the lock was held
+    # Then, once the other run let go, it registers
+    summary = app.follow(arn, "locked", timeout=300)
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    assert summary.model_package_arn
+    assert ledger.acquire_lock("locked", "a-third-run")  # and it released the lock

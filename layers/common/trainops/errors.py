@@ -84,6 +84,10 @@ class RegistryError(TrainopsError):
     """The model registry refused an operation."""
 
 
+class RegistryBusy(TrainopsError):
+    """Another run of the project is registering right now; the state machine retries with backoff."""
+
+
 class CallbackError(TrainopsError):
     """A job state-change event could not be matched to a waiting run."""
 

@@ -1,12 +1,15 @@
-"""The runs table: run records (what happened to each run) and task tokens (who waits for which job).
+"""The runs table: run records (what happened to each run), task tokens (who waits for which job) and
+project locks (one registration at a time per project).
 
 Single table, string keys ``pk``/``sk``; a ``by-project`` index (``gsi1pk``/``gsi1sk``) lists a project's runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,9 +17,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
+from trainops.errors import RegistryBusy
 
 # longer than the longest wait (MaxRuntimeInSeconds <= 28 days; the ASL waits 28 days + 1 h)
 TOKEN_TTL_SECONDS = 35 * 86400
+# a project lock outlives the RegisterModel function's timeout (60 s), so a crashed holder frees it
+LOCK_LEASE_SECONDS = 120
 
 
 def now_iso() -> str:
@@ -150,6 +156,63 @@ class Ledger:
             raise translate(exc, "UpdateItem task token") from exc
         return True
 
+    # --- project locks --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def project_lock(self, project: str, owner: str) -> Iterator[None]:
+        """Hold the project's lock for the block: reading the champion and registering are one step.
+
+        Without it, two runs of one project could both beat the same champion and both be Approved. The lock
+        is a leased item: a holder that crashes frees it after LOCK_LEASE_SECONDS, and the same owner (a
+        retried task of the same run) may take it again. Raises RegistryBusy when another run holds it.
+        """
+        if not self.acquire_lock(project, owner):
+            raise RegistryBusy(
+                f"another run of project {project} is registering a model",
+                field="project",
+                fix="nothing: the state machine retries RegisterModel until the other run is done",
+            )
+        try:
+            yield
+        finally:
+            self.release_lock(project, owner)
+
+    def acquire_lock(self, project: str, owner: str, *, lease_seconds: int = LOCK_LEASE_SECONDS) -> bool:
+        now = int(time.time())
+        item = {
+            "pk": f"LOCK#{project}",
+            "sk": "LOCK",
+            "owner": owner,
+            "acquired_at": now_iso(),
+            "expires_at": now + lease_seconds,
+        }
+        try:
+            self._put(
+                item,
+                condition="attribute_not_exists(pk) OR expires_at < :now OR #o = :owner",
+                values={":now": now, ":owner": owner},
+                names={"#o": "owner"},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, "PutItem project lock") from exc
+        return True
+
+    def release_lock(self, project: str, owner: str) -> None:
+        """Delete the lock if ``owner`` still holds it (after a lease ran out, someone else may)."""
+        try:
+            self._call(
+                "delete_item",
+                TableName=self.table_name,
+                Key={"pk": {"S": f"LOCK#{project}"}, "sk": {"S": "LOCK"}},
+                ConditionExpression="#o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc, "DeleteItem project lock") from exc
+
     # --- helpers --------------------------------------------------------------------------------
     def _call(self, method: str, **kwargs: Any) -> Any:
         """Throttling becomes AwsThrottled (retried by the state machine); other errors stay ClientError."""
@@ -161,12 +224,21 @@ class Ledger:
                 raise
             raise error from exc
 
-    def _put(self, item: dict[str, Any], *, condition: str | None = None, values: dict[str, Any] | None = None) -> None:
+    def _put(
+        self,
+        item: dict[str, Any],
+        *,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(_clean(item))}
         if condition:
             kwargs["ConditionExpression"] = condition
         if values:
             kwargs["ExpressionAttributeValues"] = _serialize(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
         self._call("put_item", **kwargs)
 
 

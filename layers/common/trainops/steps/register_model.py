@@ -33,17 +33,19 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     split = _split_sizes(request, plan, settings, clients)
     if split:
         extra["split"] = registry.meta_pairs(split)
-    reg: Registration = registry.register_model(
-        request,
-        config,
-        plan,
-        job,
-        sagemaker=clients.sagemaker,
-        s3=clients.s3,
-        artifacts_bucket=settings.artifacts_bucket,
-        tags=training.tags_for(request, config),
-        extra_metadata=extra,
-    )
+    # one registration at a time per project: the champion read and the new package form one decision
+    with ledger.project_lock(request.project, owner=request.run_id):
+        reg: Registration = registry.register_model(
+            request,
+            config,
+            plan,
+            job,
+            sagemaker=clients.sagemaker,
+            s3=clients.s3,
+            artifacts_bucket=settings.artifacts_bucket,
+            tags=training.tags_for(request, config),
+            extra_metadata=extra,
+        )
     ledger.update_run(
         request.run_id,
         {
