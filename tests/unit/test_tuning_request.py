@@ -15,6 +15,8 @@ from botocore.validate import ParamValidator
 from trainops.config import ProjectConfig, parse_config
 from trainops.errors import ConfigInvalid, InvalidTrainingRequest, NoModelProduced
 from trainops.tuning import (
+    ALGORITHM_SPEC_MEMBERS,
+    DEFINITION_MEMBERS,
     WarmStartChoice,
     build_tuning_request,
     choose_warm_start,
@@ -286,6 +288,20 @@ def test_definition_keeps_metric_definitions_and_checkpoints_but_not_training_jo
     assert "EnableSageMakerMetricsTimeSeries" not in definition["AlgorithmSpecification"]
     assert "TrainingJobName" not in definition
     assert_valid_request(request)
+
+
+def test_copied_members_are_exactly_those_both_shapes_share_in_botocore() -> None:
+    """If SageMaker adds a member to both shapes, this fails until the builder (and the local tuner) copy it."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+
+    def members(shape: str) -> set[str]:
+        return set(model.shape_for(shape).members)
+
+    shared = members("CreateTrainingJobRequest") & members("HyperParameterTrainingJobDefinition")
+    assert set(DEFINITION_MEMBERS) == shared - {"AlgorithmSpecification"}
+    assert set(ALGORITHM_SPEC_MEMBERS) == members("AlgorithmSpecification") & members(
+        "HyperParameterAlgorithmSpecification"
+    )
 
 
 def test_warm_start_member_for_each_type() -> None:

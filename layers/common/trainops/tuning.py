@@ -270,7 +270,10 @@ def grid_size(tuning: TuningConfig) -> int:
     return size
 
 
-_DEFINITION_COPIED = (
+# The members a CreateTrainingJob request and a tuning TrainingJobDefinition share, besides
+# AlgorithmSpecification and the hyperparameters (a unit test checks this against botocore's model). The
+# local tuner copies the same members back when it creates each child training job.
+DEFINITION_MEMBERS = (
     "RoleArn",
     "InputDataConfig",
     "OutputDataConfig",
@@ -284,7 +287,7 @@ _DEFINITION_COPIED = (
     "RetryStrategy",
     "Environment",
 )
-_ALGORITHM_SPEC_COPIED = ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
+ALGORITHM_SPEC_MEMBERS = ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
 
 
 def training_job_definition(plan_training_request: dict[str, Any], tuned_names: Iterable[str]) -> dict[str, Any]:
@@ -298,11 +301,11 @@ def training_job_definition(plan_training_request: dict[str, Any], tuned_names: 
     static = {k: str(v) for k, v in hyperparameters.items() if k not in tuned and k != TUNING_OBJECTIVE_HYPERPARAMETER}
     spec = plan_training_request.get("AlgorithmSpecification") or {}
     definition: dict[str, Any] = {
-        "AlgorithmSpecification": {k: spec[k] for k in _ALGORITHM_SPEC_COPIED if spec.get(k)},
+        "AlgorithmSpecification": {k: spec[k] for k in ALGORITHM_SPEC_MEMBERS if spec.get(k)},
     }
     if static:
         definition["StaticHyperParameters"] = static
-    for key in _DEFINITION_COPIED:
+    for key in DEFINITION_MEMBERS:
         if plan_training_request.get(key) not in (None, {}, []):
             definition[key] = plan_training_request[key]
     missing = [k for k in ("RoleArn", "OutputDataConfig", "StoppingCondition") if k not in definition]

@@ -35,6 +35,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError
+from trainops.tuning import ALGORITHM_SPEC_MEMBERS, DEFINITION_MEMBERS
 
 from trainops_local.sagemaker import backend as training_backend
 from trainops_local.sagemaker.patching import MotoPatches
@@ -50,19 +51,6 @@ CHILD_TIMEOUT_SECONDS = 24 * 3600
 # The tuning job gives up when its first jobs all fail: the same error would repeat (bad data, bad image).
 FAIL_FAST_JOBS = 3
 MEDIAN_RULE_MIN_JOBS = 3  # earlier jobs with data at an epoch before the median rule may stop a job
-_DEFINITION_MEMBERS = (
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "StoppingCondition",
-    "VpcConfig",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "RetryStrategy",
-    "Environment",
-)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -382,19 +370,15 @@ class LocalTuningJob:
         spec = definition.get("AlgorithmSpecification") or {}
         request: dict[str, Any] = {
             "TrainingJobName": child.name,
-            "AlgorithmSpecification": {
-                k: copy.deepcopy(spec[k])
-                for k in ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
-                if spec.get(k)
-            },
+            "AlgorithmSpecification": {k: copy.deepcopy(spec[k]) for k in ALGORITHM_SPEC_MEMBERS if spec.get(k)},
             "HyperParameters": {
                 **(definition.get("StaticHyperParameters") or {}),
                 **child.tuned,
                 OBJECTIVE_HYPERPARAMETER: self.metric,
             },
         }
-        for key in _DEFINITION_MEMBERS:
-            if definition.get(key) is not None:
+        for key in DEFINITION_MEMBERS:
+            if key != "CheckpointConfig" and definition.get(key) is not None:
                 request[key] = copy.deepcopy(definition[key])
         checkpoint = definition.get("CheckpointConfig")
         if checkpoint:  # one checkpoint location per training job
