@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import xgboost as xgb
 from sklearn.datasets import load_breast_cancer
@@ -161,6 +162,30 @@ def test_tuning_objective_metric_is_accepted_and_added(s3: Any, dataset: None, t
     outcome = run_training_job(xgb_request("xgb-tune", HyperParameters=hps), s3=s3, workdir=tmp_path)
     assert outcome.status == "Completed", outcome.failure_reason
     assert "validation:logloss" in outcome.final_metrics
+
+
+@pytest.mark.parametrize(("tag", "starts_near_mean"), [("1.7-1", False), ("1.5-1", False), ("3.0-5", True)])
+def test_regression_starts_from_the_containers_base_score(
+    s3: Any, tmp_path: Path, make_csv: Any, tag: str, starts_near_mean: bool
+) -> None:
+    # Given labels around 150 (like sklearn's diabetes) and one boosting round that barely moves
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = 150 + 10 * x[:, 0]
+    for channel in ("train", "validation"):
+        s3.put_object(Bucket=BUCKET, Key=f"data/{channel}/d.csv", Body=make_csv(x, y))
+    spec = {"TrainingImage": XGB_IMAGE.replace(":1.7-1", f":{tag}"), "TrainingInputMode": "File"}
+    hps = {"num_round": "1", "eta": "0.001", "eval_metric": "rmse"}
+    # When it trains
+    outcome = run_training_job(
+        xgb_request(f"xgb-base-{tag.replace('.', '-')}", AlgorithmSpecification=spec, HyperParameters=hps),
+        s3=s3,
+        workdir=tmp_path,
+    )
+    # Then the 1.x containers start from xgboost 1.x's base_score 0.5 (rmse near 150); 3.0-5 from the mean
+    assert outcome.status == "Completed", outcome.failure_reason
+    rmse = outcome.final_metrics["validation:rmse"].value
+    assert (rmse < 20) is starts_near_mean, rmse
 
 
 def test_libsvm_in_file_mode_and_refused_in_pipe_mode(s3: Any, tmp_path: Path) -> None:

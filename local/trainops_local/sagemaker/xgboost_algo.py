@@ -2,7 +2,9 @@
 
 Behaves like the sagemaker-xgboost 1.7-1 container: SageMaker's hyperparameter names and validation,
 ``train``/``validation`` channels in CSV (label first, no header) or libsvm, ``train:<m>``/``validation:<m>``
-metrics every round, ``xgboost-checkpoint.<N>`` checkpoints with resume, ``model/xgboost-model``.
+metrics every round, ``xgboost-checkpoint.<N>`` checkpoints with resume, ``model/xgboost-model``, and the
+1.x library's ``base_score`` of 0.5. The library underneath is xgboost 3.x, so other defaults differ:
+``tree_method`` is ``hist`` (1.x picked ``exact`` for data this size), and models are not bit-identical.
 """
 
 from __future__ import annotations
@@ -138,9 +140,19 @@ def eval_metrics(hps: dict[str, Any]) -> list[str]:
     return metrics
 
 
-def booster_params(hps: dict[str, Any]) -> dict[str, Any]:
-    """The xgboost library's params from SageMaker's hyperparameters."""
-    params = {k: v for k, v in hps.items() if k not in _NOT_BOOSTER_PARAMS}
+def library_defaults(image: str) -> dict[str, Any]:
+    """Defaults of the container's own xgboost library that the installed xgboost (3.x) no longer has.
+
+    The 1.x containers (1.5-1, 1.7-1) ship xgboost 1.x, whose ``base_score`` was 0.5; xgboost 2.0 started
+    estimating it from the labels, which changes every regression curve (diabetes starts near 150, not 0.5).
+    """
+    tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+    return {"base_score": 0.5} if tag.startswith("1.") else {}
+
+
+def booster_params(hps: dict[str, Any], image: str = "") -> dict[str, Any]:
+    """The xgboost library's params from SageMaker's hyperparameters, for the container ``image``."""
+    params = {**library_defaults(image), **{k: v for k, v in hps.items() if k not in _NOT_BOOSTER_PARAMS}}
     metrics = eval_metrics(hps)
     if metrics:
         params["eval_metric"] = metrics
@@ -289,7 +301,7 @@ def train(ctx: XGBoostContext) -> None:
     callback = _RoundCallback(ctx, offset)
     try:
         booster = xgb.train(
-            booster_params(hps),
+            booster_params(hps, (ctx.request.get("AlgorithmSpecification") or {}).get("TrainingImage", "")),
             dtrain,
             num_boost_round=rounds,
             evals=evals,
