@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import optuna
 import pytest
 from sklearn.datasets import load_breast_cancer
 from trainops.config import ProjectConfig, parse_config
 from trainops.errors import NoModelProduced
 from trainops.tuning import read_tuning_outcome, start_tuning
 from trainops_local.sagemaker import tuning as local_tuning
-from trainops_local.sagemaker.tuning import TUNING_DETAIL_TYPE, LocalTuner, median_rule_stops
+from trainops_local.sagemaker.tuning import TUNING_DETAIL_TYPE, ChildJob, LocalTuner, LocalTuningJob, median_rule_stops
+from trainops_local.sagemaker.types import MetricPoint, utcnow
 
 BUCKET = "local-test-bucket"
 REGION = "us-east-1"
@@ -136,6 +139,28 @@ def test_median_rule_compares_with_the_median_of_earlier_running_averages() -> N
     assert not median_rule_stops(0.9, 3, earlier, maximize=False)  # nobody reached epoch 3
 
 
+def test_median_rule_counts_only_jobs_that_have_ended() -> None:
+    # Given three ended jobs at 1.0 after epoch 0 and four still-running jobs at 9.0
+    study = optuna.create_study()
+    job = object.__new__(LocalTuningJob)  # just the state the rule reads
+    job.metric, job.maximize, job.early_stopping, job.strategy = "validation:rmse", False, True, "Bayesian"
+    job.lock = threading.RLock()
+
+    def child(index: int, status: str, history: list[float]) -> ChildJob:
+        made = ChildJob(index=index, name=f"c{index}", tuned={}, trial=study.ask(), history=history)
+        made.status = status
+        return made
+
+    ended = [child(1, "Completed", [1.0]), child(2, "Stopped", [1.0]), child(3, "Completed", [1.0])]
+    running = [child(i, "InProgress", [9.0]) for i in range(4, 8)]
+    new = child(8, "InProgress", [])
+    job.children = [*ended, *running, new]
+    # When the new job reports 2.0 after epoch 0
+    job._on_metric(new, MetricPoint(name="validation:rmse", epoch=0, value=2.0, timestamp=utcnow()))
+    # Then it is stopped: worse than the ended jobs' median 1.0 (the running jobs' 9.0 do not count)
+    assert new.early_stopped
+
+
 # --- end to end -------------------------------------------------------------------------------------
 @pytest.mark.usefixtures("data")
 def test_bayesian_tuning_with_early_stopping_finds_the_best_job(sm: Any, tuner: LocalTuner, events: Any) -> None:
@@ -158,6 +183,14 @@ def test_bayesian_tuning_with_early_stopping_finds_the_best_job(sm: Any, tuner: 
     stopped = [s for s in summaries if s["TrainingJobStatus"] == "Stopped"]
     detail = sm.describe_training_job(TrainingJobName=stopped[0]["TrainingJobName"])
     assert detail["TuningJobArn"] == job["HyperParameterTuningJobArn"]
+    # and a stopped job's final objective was used by the search, as ObjectiveStatus Succeeded says
+    local_job = tuner.get(name)
+    assert local_job is not None and local_job.study is not None
+    told = {c.name: c.trial.number for c in local_job.children}
+    for summary in stopped:
+        trial = local_job.study.trials[told[summary["TrainingJobName"]]]
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.value == pytest.approx(summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert detail["HyperParameters"]["_tuning_objective_metric"] == "validation:logloss"
     # and the best job is the completed job with the lowest logloss, with a model to register
     completed = [s for s in summaries if s["TrainingJobStatus"] == "Completed"]

@@ -10,7 +10,9 @@ Strategies: Bayesian = TPE, Random = RandomSampler, Grid = GridSampler (categori
 continuous ranges are refused, as AWS does), Hyperband = TPE with optuna's HyperbandPruner
 (``HyperbandStrategyConfig.MinResource/MaxResource`` in epochs). ``TrainingJobEarlyStoppingType: Auto`` is
 SageMaker's median stopping rule: after epoch *e* a job whose objective is worse than the median of the
-earlier jobs' running averages up to *e* is stopped (status ``Stopped``). Warm start seeds the study with
+running averages up to *e* of the jobs that have already ended is stopped (status ``Stopped``). A stopped
+job's last objective is its final objective, counted as ``Succeeded`` in ``ObjectiveStatusCounters`` and,
+as that counter says, used by the search (told to optuna as an observation). Warm start seeds the study with
 the parents' finished training jobs and re-evaluates the parents' best configuration first.
 """
 
@@ -50,7 +52,7 @@ POLL_SECONDS = 0.02
 CHILD_TIMEOUT_SECONDS = 24 * 3600
 # The tuning job gives up when its first jobs all fail: the same error would repeat (bad data, bad image).
 FAIL_FAST_JOBS = 3
-MEDIAN_RULE_MIN_JOBS = 3  # earlier jobs with data at an epoch before the median rule may stop a job
+MEDIAN_RULE_MIN_JOBS = 3  # ended jobs with data at an epoch before the median rule may stop a job
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -149,9 +151,10 @@ def _numeric_param(kind: str, rng: dict[str, Any]) -> Param:
 def median_rule_stops(value: float, epoch: int, earlier: list[list[float]], *, maximize: bool) -> bool:
     """SageMaker's median stopping rule for one job at one epoch.
 
-    ``earlier`` holds the per-epoch objective histories of the jobs launched before this one. The job is
-    stopped when its objective at ``epoch`` is worse than the median of those jobs' running averages up to
-    ``epoch`` (only jobs that reached ``epoch`` count, and at least MEDIAN_RULE_MIN_JOBS of them).
+    ``earlier`` holds the per-epoch objective histories of the jobs that have already ended (Completed or
+    early-stopped; AWS: "previously completed training jobs"). The job is stopped when its objective at
+    ``epoch`` is worse than the median of those jobs' running averages up to ``epoch`` (only jobs that reached
+    ``epoch`` count, and at least MEDIAN_RULE_MIN_JOBS of them).
     """
     averages = [statistics.fmean(h[: epoch + 1]) for h in earlier if len(h) > epoch]
     if len(averages) < MEDIAN_RULE_MIN_JOBS:
@@ -213,6 +216,7 @@ class LocalTuningJob:
         self.started = time.monotonic()
         self.not_improving = 0
         self.warm_started = 0
+        self.study: optuna.Study | None = None  # what the search has been told, for inspection
 
     @property
     def name(self) -> str:
@@ -304,7 +308,7 @@ class LocalTuningJob:
             self._finish("Failed", f"InternalServerError: the local tuner failed: {type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
-        study = self._study()
+        study = self.study = self._study()
         running: list[ChildJob] = []
         while not self._should_end_launching():
             self._reap(study, running)
@@ -391,7 +395,7 @@ class LocalTuningJob:
         with self.lock:
             child.history.append(point.value)
             epoch = len(child.history) - 1
-            earlier = [list(c.history) for c in self.children if c.index < child.index]
+            earlier = [list(c.history) for c in self.children if c.status in ("Completed", "Stopped")]
         child.trial.report(point.value, epoch)
         if self.strategy == "Hyperband":
             stop = child.trial.should_prune()
@@ -413,10 +417,10 @@ class LocalTuningJob:
             child.status = outcome.status
             child.failure_reason = outcome.failure_reason
             child.objective = value
-        if outcome.status == "Completed" and value is not None:
+        if outcome.status in ("Completed", "Stopped") and value is not None:
+            # An early-stopped job's last objective is its final one, and SageMaker uses it in the search
+            # (ObjectiveStatus Succeeded), so the optimizer learns where jobs get stopped.
             study.tell(child.trial, value)
-        elif outcome.status == "Stopped" and child.history:
-            study.tell(child.trial, state=optuna.trial.TrialState.PRUNED)
         elif outcome.status == "Completed":  # finished without reporting the objective
             study.tell(child.trial, state=optuna.trial.TrialState.FAIL)
             with self.lock:
