@@ -137,3 +137,23 @@ def test_real_template_deploys(tmp_path: Path) -> None:
                 "definition"
             ]
             assert "${" not in definition
+
+
+def test_real_template_alarms_and_queues_exist_locally(tmp_path: Path) -> None:
+    """What an operator looks at: the queues keep 14 days, the alarms watch them and notify the topic."""
+    template_path = REPO / "template.yaml"
+    with LocalCloud(tmp_path / "cloud") as cloud:
+        stack = cloud.deploy(template_path, "trainops-alarms", parameters={"AlarmEmail": "ops@example.org"})
+        sqs = cloud.client("sqs")
+        for logical_id in ("UndeliveredEventsQueue", "FailedCallbacksQueue"):
+            attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_id(logical_id), AttributeNames=["All"])
+            assert attrs["Attributes"]["MessageRetentionPeriod"] == "1209600"
+        names = [stack.physical_id(k) for k in ("UndeliveredEventsAlarm", "FailedCallbacksAlarm", "FailedRunsAlarm")]
+        alarms = cloud.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
+        topic = stack.outputs["AlarmTopicArn"]
+        assert len(alarms) == 3
+        assert all(a["AlarmActions"] == [topic] for a in alarms)
+        sns = cloud.client("sns")
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"] == "alias/aws/sns"
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.org")]

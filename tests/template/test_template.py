@@ -179,3 +179,37 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(bucket):
 def test_data_bucket_sends_events_to_eventbridge():
     props = _template()["Resources"]["DataBucket"]["Properties"]
     assert props["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+
+
+def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topic():
+    resources = _template()["Resources"]
+    queues = [k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue"]
+    assert set(queues) == {"UndeliveredEventsQueue", "FailedCallbacksQueue"}
+    alarms = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    for queue in queues:
+        props = resources[queue]["Properties"]
+        assert props["MessageRetentionPeriod"] == 14 * 86400, queue
+        assert props["SqsManagedSseEnabled"] is True, queue
+        watching = [
+            a
+            for a in alarms
+            if a.get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+        ]
+        assert len(watching) == 1, queue
+        assert watching[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
+    text = TEMPLATE.read_text()
+    # every EventBridge rule sends what it cannot deliver to the undelivered-events queue
+    assert text.count("DeadLetterConfig:") == text.count("Type: EventBridgeRule") == 3
+    assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 3
+    invoke = _template()["Resources"]["HandleJobEventFunction"]["Properties"]["EventInvokeConfig"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedCallbacksQueue", "Arn"]}
+    # and every execution that ends without a model raises the failed-runs alarm
+    failed = _template()["Resources"]["FailedRunsAlarm"]["Properties"]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"] if "MetricStat" in m}
+    assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}

@@ -882,10 +882,24 @@ class _Engine:
     def _AWS_SNS_Topic(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         sns = self.client("sns")
         name = p.get("TopicName") or self.name(lid, 256)
-        arn = _call(sns, "create_topic", Name=name, Tags=_tags_list(p.get("Tags")) or None)["TopicArn"]
+        attributes = {"KmsMasterKeyId": p["KmsMasterKeyId"]} if p.get("KmsMasterKeyId") else None
+        arn = _call(sns, "create_topic", Name=name, Attributes=attributes, Tags=_tags_list(p.get("Tags")) or None)[
+            "TopicArn"
+        ]
         for sub in p.get("Subscription") or []:
             sns.subscribe(TopicArn=arn, Protocol=sub["Protocol"], Endpoint=sub["Endpoint"])
         return PhysicalResource(lid, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
+
+    def _AWS_SNS_Subscription(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
+        arn = _call(
+            self.client("sns"),
+            "subscribe",
+            TopicArn=p["TopicArn"],
+            Protocol=p["Protocol"],
+            Endpoint=p.get("Endpoint"),
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return PhysicalResource(lid, "AWS::SNS::Subscription", arn, {"Arn": arn})
 
     def _AWS_SageMaker_ModelPackageGroup(self, lid: str, p: dict[str, Any]) -> PhysicalResource:
         name = p["ModelPackageGroupName"]
