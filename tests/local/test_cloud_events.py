@@ -216,3 +216,26 @@ def test_input_transformer_rendering() -> None:
     assert render_input_transformer({"InputPathsMap": {"k": "$.detail.key"}, "InputTemplate": "key is <k>"}, event) == (
         "key is a/b c.csv"
     )
+
+
+def test_a_failing_async_lambda_is_retried_then_recorded_in_its_on_failure_destination(
+    deployed: tuple[LocalCloud, StackOutputs],
+) -> None:
+    cloud, stack = deployed
+    # Given a function that always fails, with 1 retry and an SQS OnFailure destination
+    cloud.client("events").put_events(
+        Entries=[{"Source": "mini.flaky", "DetailType": "X", "Detail": json.dumps({"key": "async-1"})}]
+    )
+    # When EventBridge invokes it asynchronously
+    cloud.wait_idle(10)
+    # Then it ran twice and Lambda's invocation record landed in the queue
+    failed = [r for r in cloud.events.errors() if "FlakyFunction" in r.target_arn]
+    assert len(failed) == 1 and "after 2 attempt(s)" in (failed[0].error or "")
+    msgs = cloud.client("sqs").receive_message(QueueUrl=stack["FailuresQueueUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert len(msgs) == 1
+    record = json.loads(msgs[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestPayload"] == {"mode": "always-transient", "key": "async-1"}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "TransientTrainingError"

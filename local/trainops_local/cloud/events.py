@@ -10,7 +10,10 @@ also emits a spurious ``Object Tags Added`` event.
 enabled rule, each target is delivered independently (a failing target never stops the others):
 
 * Lambda targets: an asynchronous ``Invoke`` (``InvocationType=Event``) through moto, i.e. the in-process
-  runner, from a small worker pool;
+  runner, from a small worker pool, with Lambda's asynchronous semantics: a function error is retried up to
+  the function's ``EventInvokeConfig.MaximumRetryAttempts`` (default 2; AWS waits about 1 and 2 minutes
+  between attempts, locally they follow at once), then the invocation record goes to its ``OnFailure``
+  destination (SQS) as Lambda writes it;
 * Step Functions targets: ``StartExecution`` with a generated unique name, from the worker pool;
 * every other target: moto's own delivery (with InputTransformer now honoured for S3 events too).
 
@@ -383,13 +386,7 @@ class EventDelivery:
             resp = sfn.start_execution(stateMachineArn=target_arn, name=name, input=body)
             return str(resp["executionArn"])
         if service == "lambda":
-            lam = boto3.client("lambda", region_name=region)
-            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            resp = lam.invoke(FunctionName=target_arn, InvocationType="Event", Payload=data)
-            if resp.get("FunctionError"):
-                body = resp["Payload"].read().decode("utf-8", "replace")
-                raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error: {body}")
-            return "invoked"
+            return invoke_async(target_arn, payload, region)
         raise UnsupportedTarget(f"target type {service!r} ({target_arn}) is not delivered locally")
 
     def wait_idle(self, timeout: float = 30.0) -> None:
@@ -497,6 +494,65 @@ class EventDelivery:
 
 class UnsupportedTarget(RuntimeError):
     """A rule target of a kind the local cloud does not deliver to (recorded on the delivery, never silent)."""
+
+
+ASYNC_RETRIES_DEFAULT = 2  # Lambda's default MaximumRetryAttempts for asynchronous invocations
+
+
+def invoke_async(function_arn: str, payload: Any, region: str) -> str:
+    """An asynchronous invocation as Lambda runs it: retries, then the OnFailure destination.
+
+    Returns ``"invoked"``; raises FunctionErrorAfterDelivery when every attempt failed (after writing the
+    destination record, if the function has an OnFailure destination).
+    """
+    lam = boto3.client("lambda", region_name=region)
+    data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    config = _event_invoke_config(lam, function_arn)
+    attempts = 1 + int(config.get("MaximumRetryAttempts", ASYNC_RETRIES_DEFAULT))
+    for attempt in range(1, attempts + 1):
+        resp = lam.invoke(FunctionName=function_arn, InvocationType="Event", Payload=data)
+        if not resp.get("FunctionError"):
+            return "invoked"
+        body = resp["Payload"].read().decode("utf-8", "replace")
+        LOG.warning("async invocation %d/%d of %s failed: %s", attempt, attempts, function_arn, body[:300])
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if destination:
+        # moto marks every function error "Handled"; a Python handler can only fail by raising, which Lambda
+        # reports as "Unhandled"
+        _send_failure_record(destination, function_arn, payload, "Unhandled", body, attempts, region)
+    raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error after {attempts} attempt(s): {body}")
+
+
+def _event_invoke_config(lam: Any, function_arn: str) -> dict[str, Any]:
+    try:
+        return dict(lam.get_function_event_invoke_config(FunctionName=function_arn))
+    except lam.exceptions.ResourceNotFoundException:
+        return {}
+
+
+def _send_failure_record(
+    destination: str, function_arn: str, payload: Any, function_error: str, body: str, attempts: int, region: str
+) -> None:
+    """The record Lambda sends to an OnFailure destination (the SQS message body)."""
+    if destination.split(":")[2] != "sqs":
+        raise UnsupportedTarget(f"OnFailure destination {destination}: only SQS is delivered locally")
+    record = {
+        "version": "1.0",
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": _maybe_json(payload) if isinstance(payload, str) else payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": function_error},
+        "responsePayload": _maybe_json(body),
+    }
+    _, _, _, queue_region, account, name = destination.split(":", 5)
+    sqs = boto3.client("sqs", region_name=queue_region or region)
+    url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
 
 class FunctionErrorAfterDelivery(RuntimeError):
