@@ -183,3 +183,8 @@ def test_project_lock_is_exclusive_reentrant_for_its_owner_and_leased(app):
     with runs.project_lock("h-lock", "run-e"):
         assert not runs.acquire_lock("h-lock", "run-f")
     assert runs.acquire_lock("h-lock", "run-f")
+    runs.release_lock("h-lock", "run-f")
+    # a registration that raises still lets go of the lock, and its own error is what surfaces
+    with pytest.raises(RuntimeError, match="registry said no"), runs.project_lock("h-lock", "run-g"):
+        raise RuntimeError("registry said no")
+    assert runs.acquire_lock("h-lock", "run-h")

@@ -154,6 +154,8 @@ def test_real_template_alarms_and_queues_exist_locally(tmp_path: Path) -> None:
         assert len(alarms) == 3
         assert all(a["AlarmActions"] == [topic] for a in alarms)
         sns = cloud.client("sns")
-        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"] == "alias/aws/sns"
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"] == stack.physical_id(
+            "AlarmTopicKey"
+        )
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
         assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.org")]

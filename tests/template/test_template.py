@@ -196,7 +196,8 @@ def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topi
             if a.get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
         ]
         assert len(watching) == 1, queue
-        assert watching[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        # messages sent, not waiting: each new failure alarms again while older ones wait to be read
+        assert (watching[0]["MetricName"], watching[0]["Statistic"]) == ("NumberOfMessagesSent", "Sum")
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["TreatMissingData"] == "notBreaching"
@@ -213,3 +214,31 @@ def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
     failed = _template()["Resources"]["FailedRunsAlarm"]["Properties"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"] if "MetricStat" in m}
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use():
+    resources = _template()["Resources"]
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    grants = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(grants) == 1
+    assert set(grants[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_registry_busy_retries_outlast_a_lock_whose_holder_was_killed():
+    from trainops.ledger import LOCK_LEASE_SECONDS
+
+    retry = next(r for r in _asl()["States"]["RegisterModel"]["Retry"] if r["ErrorEquals"] == ["RegistryBusy"])
+    delays = [
+        min(retry["IntervalSeconds"] * retry["BackoffRate"] ** i, retry["MaxDelaySeconds"])
+        for i in range(retry["MaxAttempts"])
+    ]
+    # FULL jitter waits a uniform fraction of each delay: on average half of the schedule
+    assert retry["JitterStrategy"] == "FULL"
+    assert sum(delays) / 2 > 2 * LOCK_LEASE_SECONDS
+    template = _template()
+    timeout = template["Resources"]["RegisterModelFunction"]["Properties"].get(
+        "Timeout", template["Globals"]["Function"]["Timeout"]
+    )
+    assert timeout < LOCK_LEASE_SECONDS  # a holder killed at its timeout frees the lock when the lease ends

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,10 +20,13 @@ from botocore.exceptions import ClientError
 from trainops.aws import error_code, translate
 from trainops.errors import RegistryBusy
 
+log = logging.getLogger(__name__)
+
 # longer than the longest wait (MaxRuntimeInSeconds <= 28 days; the ASL waits 28 days + 1 h)
 TOKEN_TTL_SECONDS = 35 * 86400
-# a project lock outlives the RegisterModel function's timeout (60 s), so a crashed holder frees it
-LOCK_LEASE_SECONDS = 120
+# a project lock outlives the RegisterModel function's timeout (60 s), so a holder that was killed frees it;
+# the state machine's RegistryBusy retries wait well past it (20 attempts, about 4 minutes in all)
+LOCK_LEASE_SECONDS = 90
 
 
 def now_iso() -> str:
@@ -174,7 +178,10 @@ class Ledger:
         try:
             yield
         finally:
-            self.release_lock(project, owner)
+            try:
+                self.release_lock(project, owner)
+            except Exception:  # never hide the block's own outcome; the lease frees the lock anyway
+                log.exception("could not release the lock of project %s held by %s", project, owner)
 
     def acquire_lock(self, project: str, owner: str, *, lease_seconds: int = LOCK_LEASE_SECONDS) -> bool:
         now = int(time.time())
