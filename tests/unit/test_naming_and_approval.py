@@ -1,7 +1,11 @@
+import time
+
+import boto3
 import pytest
+from moto import mock_aws
 from trainops.errors import InvalidProjectName
 from trainops.naming import check_project_name, job_name, run_id_for
-from trainops.registry import Champion, decide_approval
+from trainops.registry import Champion, current_champion, decide_approval
 from trainops.types import TRAINING_JOB_NAME_RE
 
 
@@ -89,3 +93,34 @@ def test_champion_judged_on_another_metric_needs_a_human():
     )
     assert status == "PendingManualApproval"
     assert "validation:logloss" in reason
+
+
+@mock_aws
+def test_a_retried_registration_judges_against_the_champion_before_its_own_package():
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_model_package_group(ModelPackageGroupName="trainops-champ")
+
+    def package(run_id: str, value: float) -> str:
+        return sm.create_model_package(
+            ModelPackageGroupName="trainops-champ",
+            InferenceSpecification={
+                "Containers": [{"Image": "img", "ModelDataUrl": f"s3://b/{run_id}/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus="Approved",
+            CustomerMetadataProperties={
+                "trainops:run-id": run_id,
+                "trainops:objective-metric": "validation:auc",
+                "trainops:objective-value": repr(value),
+            },
+        )["ModelPackageArn"]
+
+    older = package("run-a", 0.90)
+    time.sleep(0.01)  # CreationTime orders them
+    newer = package("run-b", 0.95)
+    assert current_champion("champ", sm).arn == newer
+    # run-b's RegisterModel, retried after its package was created, must not be compared with itself
+    champion = current_champion("champ", sm, excluding_run="run-b")
+    assert champion.arn == older and champion.objective_value == 0.90
+    assert current_champion("champ", sm, excluding_run="run-a").arn == newer

@@ -65,8 +65,12 @@ def ensure_group(project: str, sagemaker: Any, *, tags: list[dict[str, str]] | N
     return name
 
 
-def current_champion(project: str, sagemaker: Any) -> Champion | None:
-    """The newest Approved package of the project, or None."""
+def current_champion(project: str, sagemaker: Any, *, excluding_run: str | None = None) -> Champion | None:
+    """The newest Approved package of the project, or None.
+
+    ``excluding_run`` skips a package that run registered itself: a RegisterModel task retried after its
+    package was created must judge against the champion before it, not against its own package.
+    """
     name = model_package_group_name(project)
     try:
         resp = sagemaker.list_model_packages(
@@ -74,17 +78,21 @@ def current_champion(project: str, sagemaker: Any) -> Champion | None:
             ModelApprovalStatus="Approved",
             SortBy="CreationTime",
             SortOrder="Descending",
-            MaxResults=1,
+            MaxResults=2 if excluding_run else 1,
         )
     except ClientError as exc:
         if error_code(exc) in ("ValidationException", "ResourceNotFound"):
             return None
         raise translate(exc, "ListModelPackages") from exc
-    summaries = resp.get("ModelPackageSummaryList", [])
-    if not summaries:
-        return None
-    desc = sagemaker.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
-    meta = desc.get("CustomerMetadataProperties", {}) or {}
+    for summary in resp.get("ModelPackageSummaryList", []):
+        desc = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        meta = desc.get("CustomerMetadataProperties", {}) or {}
+        if excluding_run is None or meta.get(f"{META_PREFIX}run-id") != meta_value(excluding_run):
+            return _champion(desc, meta)
+    return None
+
+
+def _champion(desc: dict[str, Any], meta: dict[str, str]) -> Champion:
     container = desc["InferenceSpecification"]["Containers"][0]
     value = meta.get(f"{META_PREFIX}objective-value")
     rounds = meta.get(f"{META_PREFIX}num-round")
@@ -168,7 +176,7 @@ def register_model(
     group = ensure_group(request.project, sagemaker, tags=tags)
     metric = plan.objective_metric
     value = objective_value(job, metric)
-    champion = current_champion(request.project, sagemaker)
+    champion = current_champion(request.project, sagemaker, excluding_run=request.run_id)
     status, reason = decide_approval(
         metric=metric,
         direction=plan.objective_direction,
