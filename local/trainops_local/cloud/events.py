@@ -517,9 +517,12 @@ def invoke_async(function_arn: str, payload: Any, region: str) -> str:
         LOG.warning("async invocation %d/%d of %s failed: %s", attempt, attempts, function_arn, body[:300])
     destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
     if destination:
-        # moto marks every function error "Handled"; a Python handler can only fail by raising, which Lambda
-        # reports as "Unhandled"
-        _send_failure_record(destination, function_arn, payload, "Unhandled", body, attempts, region)
+        try:
+            # moto marks every function error "Handled"; a Python handler can only fail by raising, which
+            # Lambda reports as "Unhandled"
+            _send_failure_record(destination, function_arn, payload, "Unhandled", body, attempts, region)
+        except Exception:  # a function error is never an EventBridge delivery failure (no rule DLQ)
+            LOG.exception("could not send the OnFailure record of %s to %s", function_arn, destination)
     raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error after {attempts} attempt(s): {body}")
 
 
