@@ -17,6 +17,7 @@ The ranges are ones ``trainops config validate`` accepts without advice (eta fro
 Target: >= 40% fewer epochs (mean ratio <= 0.60) with the best objective within 1% of Off (mean).
 
     .venv/bin/python benchmarks/early_stopping.py [--seeds 10] [--jobs 30] [--workers N]
+    .venv/bin/python benchmarks/early_stopping.py --show diabetes:8     # every job of one pair
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class TuningResult:
     stopped: int
     job_epochs: tuple[int, ...] = ()  # epochs of each training job, in launch order
     job_statuses: tuple[str, ...] = ()  # status of each training job, in launch order
+    job_hyperparameters: tuple[dict[str, str], ...] = ()  # tuned values of each training job, in launch order
 
     def prefix(self, jobs: int) -> TuningResult:
         """What the first ``jobs`` jobs cost and found: jobs run one at a time, so a tuning job with a
@@ -107,6 +109,7 @@ class TuningResult:
             stopped=self.job_statuses[:jobs].count("Stopped"),
             job_epochs=self.job_epochs[:jobs],
             job_statuses=self.job_statuses[:jobs],
+            job_hyperparameters=self.job_hyperparameters[:jobs],
         )
 
     def within_epochs(self, budget: int) -> TuningResult:
@@ -206,6 +209,7 @@ def tune(
         stopped=sum(c.status == "Stopped" for c in job.children),
         job_epochs=tuple(c.epochs for c in job.children),
         job_statuses=tuple(c.status for c in job.children),
+        job_hyperparameters=tuple(dict(c.tuned) for c in job.children),
     )
 
 
@@ -267,10 +271,30 @@ def run_pair(d_index: int, seed: int, jobs: int) -> Pair:
     )
 
 
+def show_pair(pair: Pair) -> None:
+    """Every job of one pair, in launch order: what it tried, how it ended, its objective."""
+    for label, result in (("Off", pair.off), ("Auto", pair.auto)):
+        print(f"{pair.dataset} seed {pair.seed}, early stopping {label}: best {result.best:.5f}")
+        for index, (hps, status, epochs, value) in enumerate(
+            zip(result.job_hyperparameters, result.job_statuses, result.job_epochs, result.values, strict=True),
+            start=1,
+        ):
+            tried = " ".join(f"{k}={float(v):.3g}" for k, v in sorted(hps.items()))
+            shown = f"{value:.5f}" if value is not None else "-"
+            print(f"  {index:>3} {tried:<70} {status:<10}{epochs:>4} epochs  {shown}")
+
+
 def interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean and its 95% confidence interval (normal approximation)."""
+    """Mean and its 95% confidence interval (Student's t), treating the pairs as independent samples.
+
+    They are not quite: each dataset has one fixed split, so the interval speaks for these four datasets only.
+    """
+    from scipy.stats import t
+
     mean = statistics.fmean(values)
-    half = 1.96 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    half = float(t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
     return mean, mean - half, mean + half
 
 
@@ -279,8 +303,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=30)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="pairs run in parallel")
+    parser.add_argument("--show", metavar="DATASET:SEED", help="print every job of one pair (Off and Auto) and stop")
     args = parser.parse_args()
     started = time.monotonic()
+    if args.show:
+        name, seed = args.show.split(":")
+        show_pair(run_pair([d.name for d in DATASETS].index(name), int(seed), args.jobs))
+        return
     # One XGBoost thread per worker: the workers share the cores instead of oversubscribing them.
     os.environ["OMP_NUM_THREADS"] = "1"
     tasks = [(d, seed) for d in range(len(DATASETS)) for seed in range(args.seeds)]
