@@ -18,6 +18,7 @@ Target: >= 40% fewer epochs (mean ratio <= 0.60) with the best objective within 
 
     .venv/bin/python benchmarks/early_stopping.py [--seeds 10] [--jobs 30] [--workers N]
     .venv/bin/python benchmarks/early_stopping.py --show diabetes:8     # every job of one pair
+    .venv/bin/python benchmarks/early_stopping.py --xgboost-version 3.0-5   # the newest container
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ from trainops_local.sagemaker import tuning as local_tuning
 
 REGION = "us-east-1"
 BUCKET = "bench"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+XGBOOST_VERSION = "1.7-1"  # trainops' default built-in XGBoost; --xgboost-version 3.0-5 for the newest
+
+
+def image(version: str = XGBOOST_VERSION) -> str:
+    return f"683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:{version}"
+
+
 ROUNDS = 50
 TIMEOUT = 900.0
 NOISE_SEED_OFFSET = 1000  # the second Off run of a pair uses seed + this
@@ -145,11 +152,11 @@ def upload(dataset: Dataset, prefix: str, *, split_seed: int = 0) -> None:
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/validation/data.csv", Body=_csv(xv, yv))
 
 
-def plan_request(dataset: Dataset, prefix: str) -> dict[str, Any]:
+def plan_request(dataset: Dataset, prefix: str, version: str = XGBOOST_VERSION) -> dict[str, Any]:
     """The CreateTrainingJob request the planner would make for ``dataset``."""
     return {
         "TrainingJobName": "bench-train",
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {"TrainingImage": image(version), "TrainingInputMode": "File"},
         "RoleArn": "arn:aws:iam::123456789012:role/sm",
         "InputDataConfig": [
             {
@@ -178,6 +185,7 @@ def tune(
     jobs: int,
     early_stopping: str,
     warm_start: dict[str, Any] | None = None,
+    version: str = XGBOOST_VERSION,
 ) -> TuningResult:
     """Run one Bayesian tuning job to its end and measure it."""
     config = parse_config(
@@ -194,7 +202,7 @@ def tune(
             },
         }
     )
-    request = build_tuning_request(plan_request(dataset, prefix), config, tuning_job_name=name)
+    request = build_tuning_request(plan_request(dataset, prefix, version), config, tuning_job_name=name)
     if warm_start:
         request["WarmStartConfig"] = warm_start
     boto3.client("sagemaker", region_name=REGION).create_hyper_parameter_tuning_job(**request)
@@ -242,7 +250,7 @@ class Pair:
         return (self.same_epochs.best - self.off.best) / abs(self.off.best)
 
 
-def run_pair(d_index: int, seed: int, jobs: int) -> Pair:
+def run_pair(d_index: int, seed: int, jobs: int, version: str = XGBOOST_VERSION) -> Pair:
     """One dataset and seed, in a local cloud of its own (so pairs can run in parallel processes)."""
     dataset = DATASETS[d_index]
     with local_cloud() as tuner:
@@ -258,6 +266,7 @@ def run_pair(d_index: int, seed: int, jobs: int) -> Pair:
                 # 30-job Auto tuning (TPE's suggestions do not depend on the job limit)
                 jobs=LONG_AUTO_FACTOR * jobs if label == "auto" else jobs,
                 early_stopping="Auto" if label == "auto" else "Off",
+                version=version,
             )
             for label in ("off", "auto", "noise")
         }
@@ -304,18 +313,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=30)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="pairs run in parallel")
     parser.add_argument("--show", metavar="DATASET:SEED", help="print every job of one pair (Off and Auto) and stop")
+    parser.add_argument("--xgboost-version", default=XGBOOST_VERSION, help="built-in XGBoost image tag")
     args = parser.parse_args()
     started = time.monotonic()
     if args.show:
         name, seed = args.show.split(":")
-        show_pair(run_pair([d.name for d in DATASETS].index(name), int(seed), args.jobs))
+        show_pair(run_pair([d.name for d in DATASETS].index(name), int(seed), args.jobs, args.xgboost_version))
         return
     # One XGBoost thread per worker: the workers share the cores instead of oversubscribing them.
     os.environ["OMP_NUM_THREADS"] = "1"
     tasks = [(d, seed) for d in range(len(DATASETS)) for seed in range(args.seeds)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
-        futures = [pool.submit(run_pair, d, seed, args.jobs) for d, seed in tasks]
+        futures = [pool.submit(run_pair, d, seed, args.jobs, args.xgboost_version) for d, seed in tasks]
         pairs = [f.result() for f in futures]
     print(
         f"{'dataset':<16}{'seed':>5}{'epochs Off':>12}{'epochs Auto':>12}{'ratio':>8}{'stopped':>9}"
@@ -357,7 +367,10 @@ def main() -> None:
         f"Auto given Off's epochs: {statistics.fmean(len(p.same_epochs.values) for p in pairs):.1f} jobs on average,"
         f" best objective vs Off: mean {same:+.2%} (95% CI {same_low:+.2%} to {same_high:+.2%})"
     )
-    print(f"{len(pairs)} pairs, {args.workers} workers, elapsed {time.monotonic() - started:.0f} s")
+    print(
+        f"{len(pairs)} pairs, built-in XGBoost {args.xgboost_version}, {args.workers} workers,"
+        f" elapsed {time.monotonic() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":
