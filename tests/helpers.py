@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from trainops.config import ProjectConfig, parse_config
@@ -61,3 +62,21 @@ def csv_rows(n: int = 40, *, label: Any = None) -> bytes:
         y = label if label is not None else i % 2
         rows.append(f"{y},{i * 0.5},{(i % 7) * 1.5},{i % 3}")
     return ("\n".join(rows) + "\n").encode()
+
+
+def emf_lines(app: Any, logical_id: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format lines a function printed (what CloudWatch turns into metrics)."""
+    group = f"/aws/lambda/{app.cloud.stacks[app.stack_name].physical_id(logical_id)}"
+    events = app.cloud.client("logs").filter_log_events(logGroupName=group)["events"]
+    lines: list[dict[str, Any]] = []
+    for event in events:
+        for line in event["message"].splitlines():
+            if line.startswith("{") and '"_aws"' in line:
+                lines.append(json.loads(line))
+    # Powertools writes a metric's values as a list; one value per metric is what these tests record
+    for doc in lines:
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                if isinstance(doc.get(metric["Name"]), list) and len(doc[metric["Name"]]) == 1:
+                    doc[metric["Name"]] = doc[metric["Name"]][0]
+    return lines

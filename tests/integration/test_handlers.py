@@ -10,7 +10,7 @@ from trainops.errors import RegistryBusy
 from trainops.ledger import Ledger
 
 from tests.conftest import EXAMPLES
-from tests.helpers import csv_rows
+from tests.helpers import csv_rows, emf_lines
 
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
 
@@ -144,6 +144,30 @@ def test_record_failure_keeps_error_and_cause_on_the_run_record(app):
     assert record["status"] == "FAILED"
     assert record["error"] == "DatasetError"
     assert record["cause"] == "[dataset] it is empty"
+    # and the failure is a CloudWatch metric (embedded metric format) with the project as a dimension
+    failed = [m for m in emf_lines(app, "RecordFailureFunction") if "RunsFailed" in m]
+    assert failed[-1]["project"] == "h-fail"
+    assert failed[-1]["RunsFailed"] == 1.0
+    directive = failed[-1]["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "trainops"
+    assert ["project", "service"] in [sorted(d) for d in directive["Dimensions"]]
+    assert failed[-1]["error"] == "DatasetError"
+
+
+def test_normalize_counts_started_and_skipped_runs(app):
+    first = normalized(app, "h-metric", "exec-m1")
+    assert first["action"] == "run"
+    again = invoke(  # the same run delivered twice
+        app,
+        "NormalizeRequestFunction",
+        {"input": {"project": "h-metric", "run_id": first["request"]["run_id"]}, "execution": "exec-m2"},
+    )
+    assert again["action"] == "skip"
+    run_id = first["request"]["run_id"]
+    lines = [m for m in emf_lines(app, "NormalizeRequestFunction") if m.get("run_id") == run_id]
+    assert [("RunsStarted" in m, "RunsSkipped" in m) for m in lines] == [(True, False), (False, True)]
+    assert all(m["project"] == "h-metric" for m in lines)
+    assert lines[0]["trigger"] == "manual" and lines[1]["reason"] == "duplicate delivery"
 
 
 def test_sync_schedule_creates_and_removes_the_project_schedule(app):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.conftest import EXAMPLES, bad_rows_in_the_middle
+from tests.helpers import emf_lines
 
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
 
@@ -65,6 +66,11 @@ def test_happy_path_registers_an_approved_model(trainops_cloud, tmp_path):
     assert {i["field"] for i in record["inferred"]} >= {"problem.type", "problem.objective_metric"}
     assert record["split"]["stratified"] is True
     assert record["split"]["validation_rows"] + record["split"]["train_rows"] == 569
+    # and the registration is a CloudWatch metric: counted, approved, with the model's objective
+    (metrics,) = [m for m in emf_lines(app, "RegisterModelFunction") if m.get("project") == "happy"]
+    assert metrics["ModelsRegistered"] == 1.0 and metrics["ModelsApproved"] == 1.0
+    assert metrics["ObjectiveValue"] == pytest.approx(float(meta["trainops:objective-value"]))
+    assert metrics["objective_metric"] == "validation:auc"
 
 
 def test_a_duplicate_callback_event_is_harmless(trainops_cloud, tmp_path):

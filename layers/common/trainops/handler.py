@@ -1,5 +1,6 @@
-"""The one shape every Lambda handler has: Powertools logging, settings read late, clients built lazily
-and reused across warm invocations, one logic function from ``trainops.steps.<step>``. No business logic here."""
+"""The one shape every Lambda handler has: Powertools logging and metrics, settings read late, clients built
+lazily and reused across warm invocations, one logic function from ``trainops.steps.<step>``. No business
+logic here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from trainops import telemetry
 from trainops.aws import client
 from trainops.settings import Settings, get_settings
 from trainops.steps.common import Clients
@@ -26,6 +28,9 @@ def make_handler(step: Step, *services: str) -> Callable[[dict[str, Any], Any], 
         settings: Settings = get_settings()
         clients = Clients(**{name: client(SERVICE_NAMES.get(name, name)) for name in services})
         logger.append_keys(step=step.__name__)
-        return step(event, settings=settings, clients=clients)
+        try:
+            return step(event, settings=settings, clients=clients)
+        finally:
+            telemetry.flush()
 
     return lambda_handler

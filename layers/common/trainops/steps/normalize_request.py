@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainops import telemetry
 from trainops.models import Skip
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for, lint_errors
@@ -27,6 +28,7 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     if result.trigger.kind == "schedule":
         done = _already_trained(ledger.project_runs(result.project), result.dataset.uri, result.dataset.fingerprint)
         if done is not None:
+            telemetry.record(result.project, {"RunsSkipped": 1}, reason="no new data")
             return Skip(
                 reason=f"scheduled retraining of {result.project}: no new data since run {done} "
                 f"({result.dataset.uri} unchanged)"
@@ -40,9 +42,11 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     }
     if not ledger.start_run(result.run_id, result.project, execution, fields):
         existing = ledger.get_run(result.run_id) or {}
+        telemetry.record(result.project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=result.run_id)
         return Skip(
             reason=f"duplicate delivery: run {result.run_id} is already handled by {existing.get('execution')}"
         ).model_dump(mode="json")
+    telemetry.record(result.project, {"RunsStarted": 1}, trigger=result.trigger.kind, run_id=result.run_id)
     return {"action": "run", "request": result.model_dump(mode="json")}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import callbacks, processing, registry, training, tuning
+from trainops import callbacks, processing, registry, telemetry, training, tuning
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
 from trainops.steps.common import Clients, config_of, ledger_for
@@ -57,6 +57,15 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
             "split": split,
             "registration": reg.model_dump(mode="json"),
         },
+    )
+    # after the run record: a task retried because that update failed does not count the model twice
+    telemetry.record(
+        request.project,
+        {"ModelsRegistered": 1, "ModelsApproved": int(reg.approval_status == "Approved")},
+        values={"ObjectiveValue": reg.objective_value},
+        objective_metric=reg.objective_metric,
+        run_id=request.run_id,
+        model_package_arn=reg.model_package_arn,
     )
     return reg.model_dump(mode="json")
 
