@@ -15,11 +15,12 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
 PYTEST := $(PY) -m pytest
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt requirements-sdk.txt pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "python3.12 is required (pyenv install 3.12, or apt-get install python3.12)"; exit 2; }
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements-sdk.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
@@ -64,6 +65,9 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+image-uris: $(STAMP) ## regenerate the vendored image table from the SageMaker SDK's (sagemaker-core)
+	$(PY) -m trainops_local.image_table
 
 schemas: $(STAMP) ## export the config JSON Schema
 	$(PY) -m trainops_local.schemas

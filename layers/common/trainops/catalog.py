@@ -11,12 +11,9 @@ Facts encoded here were checked against the AWS docs and the containers' source 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
-from typing import Any
 
+from trainops import image_uris
 from trainops.config import AlgorithmName, InputMode, ProblemType
 from trainops.errors import AlgorithmNotSupported
 
@@ -120,31 +117,61 @@ def spec_for(name: AlgorithmName) -> AlgorithmSpec:
     return CATALOG[name]
 
 
-@cache
-def _image_table() -> dict[str, Any]:
-    text = resources.files("trainops").joinpath("image_uris.json").read_text()
-    return json.loads(text)
+# trainops' image keys -> the SDK's framework names; the XGBoost framework and algorithm share one image
+FRAMEWORK_OF_KEY = {
+    "xgboost": "xgboost",
+    "xgboost-framework": "xgboost",
+    "linear-learner": "linear-learner",
+    "sklearn": "sklearn",
+    "pytorch": "pytorch",
+    "tensorflow": "tensorflow",
+}
+# script mode: config framework -> image key
+FRAMEWORK_IMAGE_KEY = {
+    "sklearn": "sklearn",
+    "pytorch": "pytorch",
+    "tensorflow": "tensorflow",
+    "xgboost": "xgboost-framework",
+}
+DEFAULT_VERSIONS = {
+    "xgboost": "1.7-1",
+    "xgboost-framework": "1.7-1",
+    "linear-learner": "1",
+    "sklearn": "1.2-1",
+    "pytorch": "2.5.1",
+    "tensorflow": "2.16.2",
+}
+_BUILT_IN_KEYS = ("xgboost", "linear-learner")
 
 
-def image_uri(key: str, region: str, version: str | None = None) -> str:
-    """Image URI of a built-in algorithm or framework container, from the vendored table."""
-    table = _image_table()
-    image = table["images"].get(key)
-    if image is None:
+def image_version(key: str, version: str | None) -> str:
+    """The version a run uses: the configured one, else trainops' default for the image."""
+    return version or DEFAULT_VERSIONS[key]
+
+
+def image_uri(
+    key: str, region: str, version: str | None = None, *, instance_type: str | None = None, scope: str = "training"
+) -> str:
+    """Image URI of a built-in algorithm or framework container, from the vendored table (CPU or GPU image by
+    the instance family). Errors name the field to change and list what exists."""
+    framework = FRAMEWORK_OF_KEY.get(key)
+    if framework is None:
         raise AlgorithmNotSupported(f"no image known for {key!r}", field="algorithm.name")
-    version = version or image["default"]
-    if version not in image["versions"]:
-        raise AlgorithmNotSupported(
-            f"{key} version {version!r} is not in trainops' image table",
-            field="algorithm.version" if key in ("xgboost", "linear-learner") else "algorithm.framework_version",
-            fix=f"use one of {', '.join(image['versions'])}",
+    version = image_version(key, version)
+    field = "algorithm.version" if key in _BUILT_IN_KEYS else "algorithm.framework_version"
+    if scope == "training":
+        image_uris.check_version(framework, version, field=field)
+    py_version = image_uris.newest_python(framework, version, scope)
+    try:
+        return image_uris.retrieve(
+            framework, region, version, instance_type=instance_type, scope=scope, py_version=py_version
         )
-    account = table["accounts"][image["account"]].get(region)
-    if account is None:
-        raise AlgorithmNotSupported(f"{key} images are not listed for region {region}", field="region")
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    tag = image["tag"].format(version=version)
-    return f"{account}.dkr.ecr.{region}.{suffix}/{image['repository']}:{tag}"
+    except image_uris.ImageNotFound as exc:
+        where, fix = {
+            "instance_type": ("resources.instance_type", "choose an instance type the image supports"),
+            "region": ("region", "deploy trainops in a region where the image is published"),
+        }.get(exc.about, (field, f"use one of {', '.join(exc.versions)}" if exc.versions else "check the version"))
+        raise AlgorithmNotSupported(str(exc), field=where, fix=fix) from exc
 
 
 def default_input_mode(spec: AlgorithmSpec, content_type: str) -> InputMode:
