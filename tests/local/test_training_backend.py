@@ -134,7 +134,7 @@ def test_failed_job_reports_failure_reason(sm: Any, dataset: None, events_queue:
     assert backend.wait_idle(30)
     described = sm.describe_training_job(TrainingJobName="custom-1")
     assert described["TrainingJobStatus"] == "Failed"
-    assert "not available locally" in described["FailureReason"]
+    assert "no local stand-in command" in described["FailureReason"]
     assert "ModelArtifacts" not in described
     assert received(events_queue)[-1]["detail"]["FailureReason"] == described["FailureReason"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -84,7 +84,8 @@ def test_example_script_trains_with_scraped_metrics(
     assert outcome.final_metrics["validation:auc"].value > 0.9
     assert [p.epoch for p in points if p.name == "validation:auc"] == [0, 1, 2]
     model = read_tar(s3, outcome.model_artifact or "")
-    assert hasattr(pickle.loads(model["model.pkl"]), "predict_proba")
+    # pickled by scikit-learn 1.2.1 (the image's), which this interpreter's newer scikit-learn cannot load
+    assert b"SGDClassifier" in model["model.pkl"]
     assert json.loads(read_tar(s3, outcome.output_data or "")["summary.json"]) == {"epochs": 3}
     if mode == "Pipe":  # one FIFO per epoch, really read by the script; nothing downloaded
         assert [line for line in logs if line.startswith("reading pipe train_")] == [
@@ -101,64 +102,68 @@ def test_example_script_trains_with_scraped_metrics(
 
 CONTRACT_PROBE = """
 import json, os, sys
-keys = ["SM_MODEL_DIR", "SM_CHANNELS", "SM_CHANNEL_TRAIN", "SM_HPS", "SM_HP_EPOCHS", "SM_HP_LABEL-NAME",
-        "SM_CURRENT_HOST", "SM_HOSTS", "SM_NUM_GPUS", "SM_USER_ARGS", "SM_INPUT_DATA_CONFIG", "SM_MODULE_DIR"]
-out = {k: os.environ.get(k) for k in keys}
+out = dict(os.environ)
 out["argv"] = sys.argv[1:]
 out["cwd"] = os.getcwd()
+out["executable"] = sys.executable
+out["version"] = "%d.%d" % sys.version_info[:2]
+import pandas, sklearn, sagemaker_training.environment
+out["pandas"] = pandas.__version__
+out["sklearn"] = sklearn.__version__
+env = sagemaker_training.environment.Environment()
+out["toolkit_job"] = env.job_name
+out["toolkit_channels"] = env.channel_input_dirs
 out["hyperparameters.json"] = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "hyperparameters.json")))
-out["training_env_job"] = json.loads(os.environ["SM_TRAINING_ENV"])["job_name"]
 print("PROBE " + json.dumps(out))
 """
 
 
-def test_script_sees_the_sagemaker_contract(s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path) -> None:
+def test_script_runs_in_the_framework_image_environment_through_the_toolkit(
+    s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the controller's own environment holds AWS keys and a variable of its own
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "controller-key")
+    monkeypatch.setenv("TRAINOPS_CONTROLLER_ONLY", "1")
     upload_code(s3, make_sourcedir, **{"probe.py": CONTRACT_PROBE})
-    request = script_request("probe", program="probe.py", epochs=4)
+    request = script_request("probe", program="probe.py", epochs=4, K=5, use_bias=True)
     request["HyperParameters"]["label-name"] = "target"  # a plain (not JSON-encoded) value is kept as is
+    request["Environment"] = {"MY_SETTING": "on"}
     logs: list[str] = []
+    # When the job runs
     outcome = run_training_job(request, s3=s3, workdir=tmp_path, on_log=logs.append)
+    # Then the script saw what the scikit-learn image gives it, through the SageMaker training toolkit
     assert outcome.status == "Completed", outcome.failure_reason
     probe = json.loads(next(line for line in logs if line.startswith("PROBE "))[6:])
+    assert probe["version"] == "3.10"  # the image's Python
+    assert (probe["pandas"], probe["sklearn"]) == ("1.5.3", "1.2.1")  # the image's pins
+    assert probe["argv"] == ["-K", "5", "--epochs", "4", "--label-name", "target", "--use_bias", "True"]
+    assert probe["SAGEMAKER_BASE_DIR"] == str(tmp_path)
     assert probe["SM_MODEL_DIR"] == str(tmp_path / "model")
     assert json.loads(probe["SM_CHANNELS"]) == ["train", "validation"]
     assert probe["SM_CHANNEL_TRAIN"] == str(tmp_path / "input/data/train")
-    assert json.loads(probe["SM_HPS"]) == {"epochs": 4, "label-name": "target"}
+    assert json.loads(probe["SM_HPS"]) == {"epochs": 4, "K": 5, "use_bias": True, "label-name": "target"}
     assert probe["SM_HP_EPOCHS"] == "4"
-    assert probe["SM_HP_LABEL-NAME"] == "target"
-    assert probe["argv"] == ["--epochs", "4", "--label-name", "target"]
-    assert json.loads(probe["SM_USER_ARGS"]) == probe["argv"]
     assert (probe["SM_CURRENT_HOST"], json.loads(probe["SM_HOSTS"]), probe["SM_NUM_GPUS"]) == (
         "algo-1",
         ["algo-1"],
         "0",
     )
-    assert json.loads(probe["SM_INPUT_DATA_CONFIG"])["train"]["TrainingInputMode"] == "File"
-    assert probe["cwd"] == probe["SM_MODULE_DIR"] == str(tmp_path / "code")
+    assert probe["SM_MODULE_DIR"] == f"s3://{BUCKET}/code/sourcedir.tar.gz"
+    assert probe["SM_FRAMEWORK_MODULE"] == "sagemaker_sklearn_container.training:main"
+    assert probe["cwd"] == str(tmp_path / "code")
+    assert probe["toolkit_job"] == "probe"
+    assert probe["toolkit_channels"]["validation"] == str(tmp_path / "input/data/validation")
     assert probe["hyperparameters.json"]["epochs"] == "4"  # as sent: the SDK JSON-encodes values
-    assert probe["training_env_job"] == "probe"
-
-
-def test_bad_input_fails_with_the_failure_file(s3: Any, make_sourcedir: Any, make_csv: Any, tmp_path: Path) -> None:
-    upload_code(s3, make_sourcedir)
-    s3.put_object(Bucket=BUCKET, Key="data/train/train.csv", Body=b"label,a,b\n1,2,3\n")
-    s3.put_object(Bucket=BUCKET, Key="data/validation/v.csv", Body=b"1,2,3\n")
-    outcome = run_training_job(script_request("bad-input"), s3=s3, workdir=tmp_path)
-    assert outcome.status == "Failed"
-    assert (
-        outcome.failure_reason == "AlgorithmError: Bad input: train/train.csv line 1: non-numeric value (header row?)"
-    )
-
-
-def test_crash_without_failure_file_reports_stderr_tail(
-    s3: Any, dataset: None, make_sourcedir: Any, tmp_path: Path
-) -> None:
-    upload_code(s3, make_sourcedir, **{"crash.py": "print('working')\nraise RuntimeError('boom at step 3')\n"})
-    outcome = run_training_job(script_request("crash", program="crash.py"), s3=s3, workdir=tmp_path)
-    assert outcome.status == "Failed"
-    reason = outcome.failure_reason or ""
-    assert reason.startswith("AlgorithmError: ExecuteUserScriptError: exit code 1")
-    assert "RuntimeError: boom at step 3" in reason
+    assert (probe["TRAINING_JOB_NAME"], probe["AWS_REGION"], probe["MY_SETTING"]) == ("probe", "us-east-1", "on")
+    # and nothing of the controller's environment
+    assert "AWS_ACCESS_KEY_ID" not in probe
+    assert "TRAINOPS_CONTROLLER_ONLY" not in probe
+    assert "trainops_local" not in probe["PYTHONPATH"]
+    assert str(Path(sys.executable).parent) not in probe["PATH"]
+    # and the run output says which environment it was
+    env = outcome.local_notes["framework_environment"]
+    assert (env["framework"], env["version"], env["toolkit"]) == ("sklearn", "1.2-1", "sagemaker-training")
+    assert probe["executable"].startswith(env["path"])
 
 
 SLOW = """

@@ -219,16 +219,31 @@ def test_stop_request_stops_between_rounds(s3: Any, dataset: None, tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    ("spec", "fragment"),
+    ("spec", "fragment", "why"),
     [
-        ({"TrainingImage": "111122223333.dkr.ecr.us-east-1.amazonaws.com/my-custom:latest"}, "my-custom:latest"),
-        ({"AlgorithmName": "arn:aws:sagemaker:us-east-1:1:algorithm/x"}, "algorithm/x"),
+        (
+            {"TrainingImage": "111122223333.dkr.ecr.us-east-1.amazonaws.com/my-custom:latest"},
+            "my-custom:latest",
+            "it has no local stand-in command (set algorithm.local_command",
+        ),
+        (
+            {"AlgorithmName": "arn:aws:sagemaker:us-east-1:1:algorithm/x"},
+            "algorithm/x",
+            "is not available locally: trainops' local cloud runs built-in XGBoost, script mode and containers",
+        ),
+        (
+            {"TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"},
+            "linear-learner:1",
+            "is not available locally",
+        ),
     ],
 )
-def test_unknown_image_is_not_available_locally(s3: Any, tmp_path: Path, spec: dict[str, str], fragment: str) -> None:
+def test_images_the_local_cloud_cannot_run_fail_with_the_reason(
+    s3: Any, tmp_path: Path, spec: dict[str, str], fragment: str, why: str
+) -> None:
     request = xgb_request("custom", AlgorithmSpecification={**spec, "TrainingInputMode": "File"})
     outcome = run_training_job(request, s3=s3, workdir=tmp_path)
     assert outcome.status == "Failed"
     reason = outcome.failure_reason or ""
     assert fragment in reason
-    assert "is not available locally: trainops' local cloud runs built-in XGBoost and script mode" in reason
+    assert why in reason

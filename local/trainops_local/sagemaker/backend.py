@@ -35,6 +35,7 @@ from moto.sagemaker.utils import arn_formatter
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.processing import run_processing_job
+from trainops_local.sagemaker.script_mode import LocalCommand
 from trainops_local.sagemaker.types import (
     MetricCallback,
     MetricPoint,
@@ -232,6 +233,8 @@ class LocalSageMaker:
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sagemaker-events")
         self._lock = threading.Lock()
         self.handles: dict[tuple[str, str, str, str], JobHandle] = {}
+        # container image URI -> the command that stands in for it on this machine (``docker run <image> train``)
+        self.local_commands: dict[str, LocalCommand] = {}
 
     # -- clients and events ------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -341,6 +344,8 @@ class LocalSageMaker:
                 on_metric=metric,
                 should_stop=stop,
                 on_log=telemetry.log,
+                local_commands=self.local_commands,
+                region=self.region,
             )
         except Exception as exc:  # the engine does not raise; belt and braces
             log.exception("local training job %s crashed", handle.name)
@@ -657,6 +662,22 @@ def start_local_training_job(
     except ResourceInUseException as exc:
         error = {"Error": {"Code": "ResourceInUse", "Message": exc.message}}
         raise ClientError(error, "CreateTrainingJob") from None  # type: ignore[arg-type]
+
+
+def register_local_command(image_uri: str, argv: list[str], cwd: Path) -> None:
+    """Run training jobs of the container image ``image_uri`` with ``argv`` in ``cwd`` (its local stand-in)."""
+    _state().local_commands[image_uri] = LocalCommand(tuple(argv), Path(cwd))
+
+
+def local_notes(name: str) -> dict[str, Any]:
+    """What only the local cloud knows about training job ``name`` (see ``TrainingOutcome.local_notes``)."""
+    state = _STATE
+    if state is None:
+        return {}
+    for (_, _, kind, job), handle in list(state.handles.items()):
+        if kind == "training" and job == name and isinstance(handle.outcome, TrainingOutcome):
+            return dict(handle.outcome.local_notes)
+    return {}
 
 
 def wait_idle(timeout: float) -> bool:

@@ -57,10 +57,11 @@ class Channel:
         )
 
 
-def download_channel(s3: Any, channel: Channel, layout: TrainingLayout) -> list[Path]:
-    """File/FastFile: every object under the channel's prefix into input/data/<channel>."""
+def download_channel(s3: Any, channel: Channel, layout: TrainingLayout, *, gunzip: bool = False) -> list[Path]:
+    """File/FastFile: every object under the channel's prefix into input/data/<channel>, as uploaded (AWS uses
+    CompressionType in Pipe mode only; ``gunzip`` is the local built-in XGBoost's own reading of .gz files)."""
     try:
-        return s3io.download_prefix(s3, channel.uri, layout.channel_dir(channel.name), gunzip=channel.gzip)
+        return s3io.download_prefix(s3, channel.uri, layout.channel_dir(channel.name), gunzip=gunzip)
     except OSError as exc:  # gzip errors are OSError too
         raise JobFailed(f"ClientError: channel '{channel.name}': could not read {channel.uri}: {exc}") from exc
 

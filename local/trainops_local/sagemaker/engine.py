@@ -8,14 +8,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trainops_local.frameworks import FrameworkEnv
 from trainops_local.sagemaker import s3io, script_mode, xgboost_algo
 from trainops_local.sagemaker.channels import Channel, PipeFeeder, download_channel
 from trainops_local.sagemaker.images import training_kind
 from trainops_local.sagemaker.layout import TrainingLayout, write_input_config
+from trainops_local.sagemaker.script_mode import JobHooks, LocalCommand, traceback_excerpt
 from trainops_local.sagemaker.types import (
     JobFailed,
     JobStopped,
@@ -60,8 +62,14 @@ class _TrainingRun:
         on_metric: MetricCallback | None,
         should_stop: StopCheck | None,
         on_log: LogCallback | None,
+        local_commands: Mapping[str, LocalCommand],
+        region: str,
     ) -> None:
         self.request = request
+        self.local_commands = local_commands
+        self.region = region
+        self.env: FrameworkEnv | None = None
+        self.job_log: list[str] = []  # the entry point's own output (script mode and containers)
         self.s3 = s3
         self.layout = TrainingLayout(Path(workdir))
         self.on_status = on_status
@@ -71,7 +79,6 @@ class _TrainingRun:
         self.transitions: list[StatusTransition] = []
         self.history: list[MetricPoint] = []
         self.final: dict[str, MetricPoint] = {}
-        self.program = ""  # script mode entry point, known after the code download
         self.start_time = utcnow()
         self._t0 = time.monotonic()
         max_runtime = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
@@ -87,6 +94,14 @@ class _TrainingRun:
         self.log(f"SecondaryStatus: {status}")
         if self.on_status:
             _safe(self.on_status, StatusChange(status, MESSAGES[status], tuple(self.transitions)))
+
+    def status_message(self, message: str) -> None:
+        """A new StatusMessage for the current secondary status (SageMaker updates it within a status)."""
+        current = self.transitions[-1]
+        current.message = message
+        self.log(f"SecondaryStatus: {current.status} - {message}")
+        if self.on_status:
+            _safe(self.on_status, StatusChange(current.status, message, tuple(self.transitions)))
 
     def log(self, line: str) -> None:
         """A container log line."""
@@ -133,12 +148,20 @@ class _TrainingRun:
         for channel in channels.values():
             self.check_stop()
             if channel.mode != "Pipe":
-                download_channel(self.s3, channel, self.layout)
+                download_channel(self.s3, channel, self.layout, gunzip=channel.gzip and kind == "xgboost")
+        if kind == "container":
+            self.local_command()
         if kind == "script":
-            self.program = script_mode.fetch_code(self.s3, self.request, self.layout)
+            script_mode.fetch_code(self.s3, self.request, self.layout)
+            self.status_message("Downloading the training image")
+            # The image pull of SageMaker: the framework environment, built once. Like an image download it
+            # does not count against MaxRuntimeInSeconds (a first build takes tens of seconds here).
+            started = time.monotonic()
+            self.env = script_mode.prepare_environment(self.request, self.layout, self.hooks(self.log))
+            self._t0 += time.monotonic() - started
         return input_config
 
-    def train(self, kind: str, channels: dict[str, Channel], input_config: dict[str, Any]) -> None:
+    def train(self, kind: str, channels: dict[str, Channel]) -> None:
         self.enter("Training")
         if kind == "xgboost" and any(c.mode == "Pipe" for c in channels.values()):
             for name, channel in channels.items():
@@ -160,15 +183,18 @@ class _TrainingRun:
                         checkpoint_uri=self.checkpoint_uri(),
                     )
                 )
+            elif kind == "script":
+                assert self.env is not None
+                self.job_log = script_mode.run_script(
+                    self.request, self.layout, self.env, region=self.region, hooks=self.hooks(self._job_line)
+                )
             else:
-                script_mode.run(
+                self.job_log = script_mode.run_container(
                     self.request,
                     self.layout,
-                    input_config,
-                    self.program,
-                    log=self.log,
-                    report_metric=self.report_metric,
-                    stop_reason=self.stop_reason,
+                    self.local_command(),
+                    region=self.region,
+                    hooks=self.hooks(self._job_line),
                 )
         finally:
             for feeder in feeders:
@@ -178,6 +204,24 @@ class _TrainingRun:
                 raise JobFailed(
                     f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}"
                 )
+
+    def hooks(self, log: Callable[[str], None]) -> JobHooks:
+        return JobHooks(log=log, report_metric=self.report_metric, stop_reason=self.stop_reason)
+
+    def _job_line(self, line: str) -> None:
+        self.job_log.append(line)
+        self.log(line)
+
+    def local_command(self) -> LocalCommand:
+        image = self.request["AlgorithmSpecification"]["TrainingImage"]
+        command = self.local_commands.get(image)
+        if command is None:
+            raise JobFailed(
+                f"ClientError: the local cloud cannot run the image {image}: it has no local stand-in command "
+                f"(set algorithm.local_command in the project config, e.g. [Rscript, train.R])"
+            )
+        command.check()
+        return command
 
     def output_uri(self) -> str:
         base = self.request["OutputDataConfig"]["S3OutputPath"]
@@ -218,7 +262,17 @@ class _TrainingRun:
             start_time=self.start_time,
             end_time=end,
             training_time_seconds=max(1, round(time.monotonic() - self._t0)),
+            local_notes=self.local_notes(status),
         )
+
+    def local_notes(self, status: str) -> dict[str, Any]:
+        """What only the local cloud knows: the framework environment used, the traceback of a failed script."""
+        notes: dict[str, Any] = {}
+        if self.env is not None:
+            notes["framework_environment"] = self.env.describe()
+        if status == "Failed" and (excerpt := traceback_excerpt(self.job_log)):
+            notes["traceback"] = excerpt
+        return notes
 
     def run(self) -> TrainingOutcome:
         self.enter("Starting")
@@ -228,9 +282,9 @@ class _TrainingRun:
             kind = training_kind(self.request)
             channels = self.channels()
             self.check_stop()
-            input_config = self.download(kind, channels)
+            self.download(kind, channels)
             self.check_stop()
-            self.train(kind, channels, input_config)
+            self.train(kind, channels)
             model, output = self.upload()
         except JobFailed as exc:
             self.log(exc.reason)
@@ -270,12 +324,17 @@ def run_training_job(
     on_metric: MetricCallback | None = None,
     should_stop: StopCheck | None = None,
     on_log: LogCallback | None = None,
+    local_commands: Mapping[str, LocalCommand] | None = None,
+    region: str = "us-east-1",
 ) -> TrainingOutcome:
     """Run a CreateTrainingJob request locally and return how it ended.
 
     ``request`` is the CreateTrainingJob request dict as boto3 sends it; ``workdir`` plays /opt/ml.
     ``on_status`` gets every SecondaryStatus change, ``on_metric`` every metric value, ``on_log`` every
     container log line; ``should_stop`` is polled between rounds (about every 0.2 s for scripts).
+    ``local_commands`` maps container image URIs to their local stand-in commands; ``region`` is the job's.
     Never raises for job errors: they become a Failed outcome with a FailureReason.
     """
-    return _TrainingRun(request, s3, workdir, on_status, on_metric, should_stop, on_log).run()
+    return _TrainingRun(
+        request, s3, workdir, on_status, on_metric, should_stop, on_log, local_commands or {}, region
+    ).run()

@@ -1,4 +1,4 @@
-"""Which algorithm an image URI stands for, locally."""
+"""Which kind of training an image URI stands for, locally."""
 
 from __future__ import annotations
 
@@ -10,8 +10,30 @@ from trainops_local.sagemaker.types import JobFailed
 XGBOOST_REPO = "sagemaker-xgboost"
 LINEAR_LEARNER_REPO = "linear-learner"
 FRAMEWORK_REPOS = frozenset({XGBOOST_REPO, "sagemaker-scikit-learn", "pytorch-training", "tensorflow-training"})
+# Images of SageMaker's built-in algorithms (not bring-your-own containers): the ones the local cloud cannot run.
+ALGORITHM_REPOS = frozenset(
+    {
+        LINEAR_LEARNER_REPO,
+        "kmeans",
+        "pca",
+        "factorization-machines",
+        "randomcutforest",
+        "knn",
+        "object2vec",
+        "ntm",
+        "lda",
+        "forecasting-deepar",
+        "blazingtext",
+        "image-classification",
+        "object-detection",
+        "semantic-segmentation",
+        "seq2seq",
+        "ipinsights",
+    }
+)
 NOT_LOCAL = (
-    "is not available locally: trainops' local cloud runs built-in XGBoost and script mode; run this project on AWS"
+    "is not available locally: trainops' local cloud runs built-in XGBoost, script mode and containers with a "
+    "local stand-in command; run this project on AWS"
 )
 
 
@@ -23,7 +45,8 @@ def repository(image_uri: str) -> str:
 
 
 def training_kind(request: dict[str, Any]) -> str:
-    """``xgboost`` (built-in) or ``script``; anything else raises JobFailed("... not available locally")."""
+    """``xgboost`` (built-in), ``script`` (a framework image running an entry point) or ``container`` (any other
+    image); an algorithm the local cloud cannot run raises JobFailed("... not available locally")."""
     spec = request.get("AlgorithmSpecification") or {}
     image = spec.get("TrainingImage")
     if not image:
@@ -34,7 +57,9 @@ def training_kind(request: dict[str, Any]) -> str:
         return "script"
     if repo == XGBOOST_REPO:
         return "xgboost"
-    raise JobFailed(f"ClientError: Image {image} {NOT_LOCAL}")
+    if repo in FRAMEWORK_REPOS or repo in ALGORITHM_REPOS:
+        raise JobFailed(f"ClientError: Image {image} {NOT_LOCAL}")
+    return "container"
 
 
 def processing_runnable(image_uri: str) -> bool:

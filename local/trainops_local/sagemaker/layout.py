@@ -96,12 +96,31 @@ def write_input_config(layout: TrainingLayout, request: dict[str, Any]) -> dict[
         if channel.get("ContentType"):
             entry["ContentType"] = channel["ContentType"]
         input_config[channel["ChannelName"]] = entry
-    resource = {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": "eth0"}
     hyperparameters = dict(request.get("HyperParameters") or {})
     _write_json(layout.config_dir / "hyperparameters.json", hyperparameters)
     _write_json(layout.config_dir / "inputdataconfig.json", input_config)
-    _write_json(layout.config_dir / "resourceconfig.json", resource)
+    _write_json(layout.config_dir / "resourceconfig.json", resource_config(request))
+    if checkpoint := request.get("CheckpointConfig"):
+        _write_json(
+            layout.config_dir / "checkpointconfig.json",
+            {"LocalPath": str(layout.checkpoints_dir), "S3Uri": checkpoint.get("S3Uri", "")},
+        )
     return input_config
+
+
+def resource_config(request: dict[str, Any]) -> dict[str, Any]:
+    """``resourceconfig.json`` as SageMaker writes it for a one-instance job."""
+    instance_type = (request.get("ResourceConfig") or {}).get("InstanceType", "local")
+    return {
+        "current_host": CURRENT_HOST,
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": [CURRENT_HOST],
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": [CURRENT_HOST]}
+        ],
+        "network_interface_name": "eth0",
+    }
 
 
 def _write_json(path: Path, value: Any) -> None:

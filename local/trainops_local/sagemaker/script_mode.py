@@ -1,24 +1,82 @@
-"""Script mode: the SageMaker training toolkit's contract (SM_* environment, ``--name value`` arguments)."""
+"""Bring-your-own training, locally: script mode in the framework image's environment, and containers through
+a declared stand-in command.
+
+Script mode runs the image's ``train`` (the SageMaker training toolkit, ``frameworks/bootstrap.py``) with the
+Python and packages of the framework image (``frameworks/envs.py``), ``SAGEMAKER_BASE_DIR`` at the job's
+``/opt/ml`` stand-in, and the environment variables the image and SageMaker set: nothing of the controller's.
+The toolkit builds the SM_* variables and the arguments, installs ``requirements.txt``, runs a packaged entry
+point with ``python -m``, and writes ``output/failure``.
+
+A container (any other image) runs the command registered for its image URI with
+:func:`LocalCommand` (``algorithm.local_command`` of the project config, registered by ``trainops local run``),
+as SageMaker runs ``docker run <image> train``: the command gets ``train`` as its last argument, the same
+``/opt/ml`` contract at ``$SAGEMAKER_BASE_DIR``, and the image's working directory is the command's folder.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import sys
+import shutil
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainops_local import frameworks
+from trainops_local.frameworks.envs import EnvironmentBuildError, FrameworkEnv, UnknownFramework
 from trainops_local.sagemaker import s3io
-from trainops_local.sagemaker.layout import CURRENT_HOST, TrainingLayout, cpu_count
+from trainops_local.sagemaker.layout import TrainingLayout
 from trainops_local.sagemaker.procrun import ProcessInterrupted, run_process
 from trainops_local.sagemaker.types import JobFailed, JobStopped
 
 PROGRAM = "sagemaker_program"
 SUBMIT_DIR = "sagemaker_submit_directory"
+BOOTSTRAP = Path(frameworks.__file__).resolve().parent / "bootstrap.py"
+FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason
+# The environment of a Linux container before the image adds its own.
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the scikit-learn and XGBoost images set with ENV (their Dockerfiles), relative to /opt/ml.
+IMAGE_ENV = {
+    "sklearn": {
+        "SM_INPUT": "input",
+        "SM_INPUT_TRAINING_CONFIG_FILE": "input/config/hyperparameters.json",
+        "SM_INPUT_DATA_CONFIG_FILE": "input/config/inputdataconfig.json",
+        "SM_CHECKPOINT_CONFIG_FILE": "input/config/checkpointconfig.json",
+        "SM_MODEL_DIR": "model",
+    },
+}
+IMAGE_ENV["xgboost"] = IMAGE_ENV["sklearn"]
+
+
+@dataclass
+class JobHooks:
+    """How a running job reports: its log lines, its metrics, and whether it must stop now."""
+
+    log: Callable[[str], None]
+    report_metric: Callable[[str, int, float], None]
+    stop_reason: Callable[[], JobStopped | None]
+
+    def interrupt(self) -> Interrupt:
+        return Interrupt(self.stop_reason)
+
+
+class Interrupt:
+    """``run_process``'s interrupt from ``stop_reason``: keeps the JobStopped to raise once the process ended."""
+
+    def __init__(self, stop_reason: Callable[[], JobStopped | None]) -> None:
+        self.stop_reason = stop_reason
+        self.stopped: JobStopped | None = None
+
+    def __call__(self) -> str | None:
+        reason = self.stop_reason()
+        if reason is None:
+            return None
+        self.stopped = reason
+        return str(reason)
 
 
 def decode_value(value: str) -> Any:
@@ -34,102 +92,34 @@ def is_script_mode(hyperparameters: dict[str, str]) -> bool:
     return PROGRAM in hyperparameters and SUBMIT_DIR in hyperparameters
 
 
-def user_hyperparameters(hyperparameters: dict[str, str]) -> dict[str, Any]:
-    """The decoded hyperparameters not reserved by SageMaker (``sagemaker_*``)."""
-    return {k: decode_value(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+@dataclass(frozen=True)
+class LocalCommand:
+    """The local stand-in of a container image: a command (argv) run in a folder."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+
+    def check(self) -> None:
+        """Raise JobFailed when the command's program is not installed here."""
+        program = self.argv[0]
+        installed = (self.cwd / program).exists() if "/" in program else shutil.which(program) is not None
+        if not installed:
+            raise JobFailed(
+                f"ClientError: the local stand-in command {program!r} (algorithm.local_command) is not installed "
+                f"on this machine"
+            )
 
 
-def to_cmd_args(hps: dict[str, Any]) -> list[str]:
-    """``--name value`` pairs in name order, as the training toolkit builds them."""
-    args: list[str] = []
-    for name in sorted(hps):
-        value = hps[name]
-        args += [f"--{name}", value if isinstance(value, str) else json.dumps(value)]
-    return args
-
-
-def _env_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def build_env(
-    request: dict[str, Any], layout: TrainingLayout, input_config: dict[str, Any], program: str
-) -> dict[str, str]:
-    """The SM_* environment of the SageMaker training toolkit, pointing at the local layout."""
-    raw_hps = request.get("HyperParameters") or {}
-    hps = user_hyperparameters(raw_hps)
-    channels = sorted(input_config)
-    channel_dirs = {c: str(layout.channel_dir(c)) for c in channels}
-    module_name = Path(program).stem
-    resource = {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": "eth0"}
-    framework = {k: decode_value(v) for k, v in raw_hps.items() if k.startswith("sagemaker_")}
-    training_env = {
-        "additional_framework_parameters": framework,
-        "channel_input_dirs": channel_dirs,
-        "current_host": CURRENT_HOST,
-        "framework_module": None,
-        "hosts": [CURRENT_HOST],
-        "hyperparameters": hps,
-        "input_config_dir": str(layout.config_dir),
-        "input_data_config": input_config,
-        "input_dir": str(layout.input_dir),
-        "is_master": True,
-        "job_name": request["TrainingJobName"],
-        "log_level": 20,
-        "master_hostname": CURRENT_HOST,
-        "model_dir": str(layout.model_dir),
-        "module_dir": str(layout.code_dir),
-        "module_name": module_name,
-        "network_interface_name": "eth0",
-        "num_cpus": cpu_count(),
-        "num_gpus": 0,
-        "output_data_dir": str(layout.output_data_dir),
-        "output_dir": str(layout.output_dir),
-        "output_intermediate_dir": str(layout.intermediate_dir),
-        "resource_config": resource,
-        "user_entry_point": program,
-    }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
-    env.update(
-        {
-            "SM_MODEL_DIR": str(layout.model_dir),
-            "SM_CHANNELS": json.dumps(channels),
-            "SM_HPS": json.dumps(hps),
-            "SM_INPUT_DIR": str(layout.input_dir),
-            "SM_INPUT_CONFIG_DIR": str(layout.config_dir),
-            "SM_OUTPUT_DIR": str(layout.output_dir),
-            "SM_OUTPUT_DATA_DIR": str(layout.output_data_dir),
-            "SM_OUTPUT_INTERMEDIATE_DIR": str(layout.intermediate_dir),
-            "SM_NUM_CPUS": str(cpu_count()),
-            "SM_NUM_GPUS": "0",
-            "SM_HOSTS": json.dumps([CURRENT_HOST]),
-            "SM_CURRENT_HOST": CURRENT_HOST,
-            "SM_INPUT_DATA_CONFIG": json.dumps(input_config),
-            "SM_RESOURCE_CONFIG": json.dumps(resource),
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_FRAMEWORK_PARAMS": json.dumps(framework),
-            "SM_USER_ARGS": json.dumps(to_cmd_args(hps)),
-            "SM_TRAINING_ENV": json.dumps(training_env),
-            "SM_MODULE_DIR": str(layout.code_dir),
-            "SM_MODULE_NAME": module_name,
-            "SM_USER_ENTRY_POINT": program,
-            "SM_LOG_LEVEL": "20",
-            "SM_IS_MASTER": "true",
-            "TRAINING_JOB_NAME": request["TrainingJobName"],
-            "TRAINING_JOB_ARN": request.get("TrainingJobArn", ""),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    for channel in channels:
-        env[f"SM_CHANNEL_{channel.upper()}"] = channel_dirs[channel]
-    for name, value in hps.items():
-        env[f"SM_HP_{name.upper()}"] = _env_value(value)
-    env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
-    return env
+def _path() -> str:
+    return os.environ.get("PATH", CONTAINER_PATH)
 
 
 def fetch_code(s3: Any, request: dict[str, Any], layout: TrainingLayout) -> str:
-    """Download and extract ``sagemaker_submit_directory`` into code/; returns the entry point's name."""
+    """Download and extract ``sagemaker_submit_directory`` into code/; returns the entry point's name.
+
+    The toolkit finds code/ filled and does not download it again (the job's process cannot reach the local
+    cloud's S3, which lives inside the controller's process).
+    """
     hps = request.get("HyperParameters") or {}
     program = str(decode_value(hps[PROGRAM]))
     source = str(decode_value(hps[SUBMIT_DIR]))
@@ -142,9 +132,143 @@ def fetch_code(s3: Any, request: dict[str, Any], layout: TrainingLayout) -> str:
         s3io.extract_tar(tarball, layout.code_dir)
     except Exception as exc:
         raise JobFailed(f"ClientError: could not fetch {SUBMIT_DIR} {source}: {exc}") from exc
-    if not (layout.code_dir / program).is_file():
+    if not (layout.code_dir / program).exists():
         raise JobFailed(f"ClientError: entry point {program!r} not found in {source}")
     return program
+
+
+def prepare_environment(request: dict[str, Any], layout: TrainingLayout, hooks: JobHooks) -> FrameworkEnv:
+    """The framework image's environment (+ the code's requirements.txt), built now if needed."""
+    image = request["AlgorithmSpecification"]["TrainingImage"]
+    found = frameworks.framework_of_image(image)
+    if found is None:
+        raise JobFailed(f"ClientError: {image} is not a framework image")
+    framework, version, python = found
+    try:
+        spec = frameworks.env_spec(framework, version, python=python)
+    except UnknownFramework as exc:
+        raise JobFailed(f"ClientError: {exc}") from exc
+    requirements_file = layout.code_dir / "requirements.txt"
+    requirements = requirements_file.read_bytes() if requirements_file.is_file() else None
+    interrupt, log = hooks.interrupt(), hooks.log
+    try:
+        env = frameworks.ensure_environment(
+            spec, requirements, log=log, interrupt=interrupt, requirements_dir=layout.code_dir
+        )
+    except ProcessInterrupted:
+        assert interrupt.stopped is not None  # set before run_process raises
+        raise interrupt.stopped from None
+    except EnvironmentBuildError as exc:
+        raise JobFailed(_build_failure(exc, spec.framework, spec.version)) from exc
+    log(f"local environment of the {spec.framework} {spec.version} image: Python {env.python_version} ({env.path})")
+    for note in env.notes():
+        log(f"local environment differs from the image: {note}")
+    return env
+
+
+def _build_failure(exc: EnvironmentBuildError, framework: str, version: str) -> str:
+    tail = _tail(exc.output.splitlines(), 12)
+    if exc.kind == "requirements":
+        # the toolkit's own report of a failed requirements install (errors.InstallRequirementsError)
+        text = f'InstallRequirementsError:\nExitCode 1\nErrorMessage "{tail}"\nCommand "{exc.command}"'
+        return _cap(f"AlgorithmError: {text}")
+    return _cap(
+        f"InternalServerError: the local environment of {framework} {version} could not be built: {exc}\n{tail}"
+    )
+
+
+def job_environment(
+    request: dict[str, Any], layout: TrainingLayout, *, region: str, image_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """What a training container's process sees: the image's ENV, SageMaker's variables, the request's
+    ``Environment``, and ``SAGEMAKER_BASE_DIR`` pointing at the local /opt/ml. Nothing of the controller's."""
+    home = layout.root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": CONTAINER_PATH,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "UTF-8",
+        "SAGEMAKER_BASE_DIR": str(layout.root),
+        "TRAINING_JOB_NAME": request["TrainingJobName"],
+        "TRAINING_JOB_ARN": request.get("TrainingJobArn", ""),
+        "AWS_REGION": region,
+    }
+    env.update({k: str(layout.root / v) for k, v in (image_env or {}).items()})
+    env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
+    return env
+
+
+def run_script(
+    request: dict[str, Any], layout: TrainingLayout, env: FrameworkEnv, *, region: str, hooks: JobHooks
+) -> list[str]:
+    """Run the image's ``train`` (the toolkit) in the framework environment; returns the job's log lines."""
+    variables = job_environment(request, layout, region=region, image_env=IMAGE_ENV.get(env.spec.framework))
+    variables["PATH"] = f"{env.path / 'bin'}:{CONTAINER_PATH}"
+    variables["SAGEMAKER_TRAINING_MODULE"] = env.spec.framework_module
+    argv = [str(env.python), str(_install_bootstrap(env)), env.spec.toolkit]
+    return _run(argv, layout.code_dir, variables, request, layout, hooks, toolkit=True)
+
+
+def _install_bootstrap(env: FrameworkEnv) -> Path:
+    """The image's ``train`` command inside the environment's ``bin/``, where framework images keep theirs
+    (``/usr/local/bin/train``): the toolkit passes its ``sys.path`` on to the script as PYTHONPATH, so the
+    script sees that folder, as in the image, and nothing of trainops."""
+    target = env.path / "bin" / "trainops-train"
+    text = BOOTSTRAP.read_text()
+    if not target.is_file() or target.read_text() != text:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(text)
+        tmp.replace(target)
+    return target
+
+
+def run_container(
+    request: dict[str, Any], layout: TrainingLayout, command: LocalCommand, *, region: str, hooks: JobHooks
+) -> list[str]:
+    """Run a container image's local stand-in command, as ``docker run <image> train``."""
+    command.check()
+    variables = job_environment(request, layout, region=region)
+    variables["PATH"] = _path()  # the stand-in uses this machine's programs (Rscript, ...), not an image's
+    argv = [*command.argv, "train"]
+    hooks.log(
+        f"local stand-in of {request['AlgorithmSpecification']['TrainingImage']}: {' '.join(argv)} (in {command.cwd})"
+    )
+    return _run(argv, command.cwd, variables, request, layout, hooks, toolkit=False)
+
+
+def _run(
+    argv: list[str],
+    cwd: Path,
+    variables: dict[str, str],
+    request: dict[str, Any],
+    layout: TrainingLayout,
+    hooks: JobHooks,
+    *,
+    toolkit: bool,
+) -> list[str]:
+    scraper = MetricScraper.from_request(request, hooks.report_metric)
+    lines: list[str] = []
+
+    def on_line(_stream: str, line: str) -> None:
+        lines.append(line)
+        hooks.log(line)
+        scraper.feed(line)
+
+    interrupt = hooks.interrupt()
+    try:
+        result = run_process(argv, cwd=cwd, env=variables, on_line=on_line, interrupt=interrupt)
+    except ProcessInterrupted:
+        assert interrupt.stopped is not None  # set before run_process raises
+        raise interrupt.stopped from None
+    except OSError as exc:  # the program could not be started at all
+        raise JobFailed(f"ClientError: could not start {argv[0]}: {exc}") from exc
+    if result.returncode != 0:
+        raise JobFailed(failure_reason(layout, result.returncode, toolkit=toolkit))
+    return lines
 
 
 @dataclass
@@ -181,51 +305,36 @@ class MetricScraper:
             self.counts[name] += 1
 
 
-def run(
-    request: dict[str, Any],
-    layout: TrainingLayout,
-    input_config: dict[str, Any],
-    program: str,
-    *,
-    log: Callable[[str], None],
-    report_metric: Callable[[str, int, float], None],
-    stop_reason: Callable[[], JobStopped | None],
-) -> None:
-    """Run the entry point; raises JobFailed (non-zero exit) or JobStopped."""
-    env = build_env(request, layout, input_config, program)
-    hps = user_hyperparameters(request.get("HyperParameters") or {})
-    if (layout.code_dir / "requirements.txt").exists():
-        log("requirements.txt found: not installed locally (the local cloud uses the current environment)")
-    interpreter = [sys.executable] if program.endswith(".py") else ["/bin/sh"]
-    argv = [*interpreter, program, *to_cmd_args(hps)]
-    scraper = MetricScraper.from_request(request, report_metric)
-
-    def on_line(_stream: str, line: str) -> None:
-        log(line)
-        scraper.feed(line)
-
-    stopped: dict[str, JobStopped] = {}
-
-    def interrupt() -> str | None:
-        reason = stop_reason()
-        if reason is None:
-            return None
-        stopped["reason"] = reason
-        return str(reason)
-
-    try:
-        result = run_process(argv, cwd=layout.code_dir, env=env, on_line=on_line, interrupt=interrupt)
-    except ProcessInterrupted:
-        raise stopped["reason"] from None
-    if result.returncode != 0:
-        raise JobFailed(failure_reason(layout, result.returncode, result.stderr_tail))
-
-
-def failure_reason(layout: TrainingLayout, returncode: int, stderr_tail: list[str]) -> str:
-    """``output/failure`` if the script wrote one, else the tail of stderr."""
+def failure_reason(layout: TrainingLayout, returncode: int, *, toolkit: bool) -> str:
+    """SageMaker's FailureReason: ``AlgorithmError:`` and ``output/failure`` if the job wrote one."""
     if layout.failure_file.is_file():
         text = layout.failure_file.read_text(errors="replace").strip()
         if text:
-            return f"AlgorithmError: {text[:1024]}"
-    tail = "\n".join(stderr_tail[-10:]).strip()
-    return f"AlgorithmError: ExecuteUserScriptError: exit code {returncode}" + (f"\n{tail[-1024:]}" if tail else "")
+            return _cap(f"AlgorithmError: {text}")
+    if toolkit:
+        return _cap(f"AlgorithmError: ExecuteUserScriptError:\nExitCode {returncode}")
+    return f"AlgorithmError: , exit code: {returncode}"
+
+
+def traceback_excerpt(lines: list[str], limit: int = 60) -> str | None:
+    """The Python tracebacks of a job's log, first error first: what a user needs to see of a failed script.
+
+    A chained traceback's first error is usually the cause, so the excerpt keeps the beginning of the first
+    traceback and the end of the last one when it has to shorten.
+    """
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("Traceback (most recent call")), None)
+    if start is None:
+        return None
+    body = lines[start:]
+    if len(body) > limit:
+        head, tail = body[: limit * 2 // 3], body[-(limit // 3) :]
+        body = [*head, f"... ({len(lines) - start - len(head) - len(tail)} lines) ...", *tail]
+    return "\n".join(body)
+
+
+def _tail(lines: list[str], count: int) -> str:
+    return "\n".join(line for line in lines[-count:] if line.strip())
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= FAILURE_REASON_MAX else text[: FAILURE_REASON_MAX - 3] + "..."

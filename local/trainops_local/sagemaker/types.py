@@ -64,6 +64,8 @@ class TrainingOutcome:
     start_time: datetime
     end_time: datetime
     training_time_seconds: int
+    # what only the local cloud knows (the framework environment, a failed script's traceback): run output only
+    local_notes: dict[str, Any] = field(default_factory=dict)
 
     def final_metric_data_list(self) -> list[dict[str, Any]]:
         """FinalMetricDataList as DescribeTrainingJob returns it."""
