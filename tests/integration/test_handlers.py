@@ -92,9 +92,9 @@ def test_select_algorithm_infers_and_records_why(app):
 def test_start_training_creates_the_job_and_parks_the_token(app):
     request = normalized(app, "h-train", "exec-t")["request"]
     plan = invoke(app, "SelectAlgorithmFunction", {"request": request})
-    plan["needs_split"] = False
+    plan["needs_split"] = False  # a single-file dataset trains on itself, with no validation channel
+    plan["channels"] = ["train"]
     put(app, "data/h-train/train.csv", csv_rows(60))
-    request["dataset"]["uri"] = request["dataset"]["uri"]  # a single-file dataset trains on itself
     out = invoke(app, "StartTrainingFunction", {"request": request, "plan": plan, "task_token": "token-123"})
     job = app.cloud.client("sagemaker").describe_training_job(TrainingJobName=out["job_name"])
     assert job["TrainingJobName"] == out["job_name"]

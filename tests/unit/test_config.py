@@ -19,13 +19,12 @@ def test_defaults_leave_problem_and_objective_to_inference():
 
 
 def test_example_configs_validate():
-    from trainops_local.runner import _with_placeholder_source  # a local source_dir is packed by the CLI
+    from trainops_local.configfile import read_config_file  # a local source_dir is packed by the CLI
 
-    paths = sorted((ROOT / "examples" / "configs").glob("*.yaml"))
-    assert len(paths) >= 3
+    paths = sorted((ROOT / "examples").glob("**/*.yaml"))
+    assert len(paths) >= 4
     for path in paths:
-        cfg = load_config_text(_with_placeholder_source(path), source=str(path))
-        assert isinstance(cfg, ProjectConfig)
+        assert isinstance(read_config_file(path).config, ProjectConfig)
 
 
 @pytest.mark.parametrize(

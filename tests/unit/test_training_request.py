@@ -178,7 +178,12 @@ def test_too_many_tags_is_refused_before_aws_does():
     cfg2 = cfg.model_copy(update={"tags": {f"k{i}": "v" for i in range(48)}})
     with pytest.raises(InvalidTrainingRequest, match="50"):
         build_training_request(
-            request, cfg2, plan(), channels=None, role_arn=ROLE_ARN, artifacts_bucket=ARTIFACTS_BUCKET
+            request,
+            cfg2,
+            plan(),
+            channels=split_outputs(request, ARTIFACTS_BUCKET),
+            role_arn=ROLE_ARN,
+            artifacts_bucket=ARTIFACTS_BUCKET,
         )
 
 

@@ -12,11 +12,19 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from trainops.errors import ConfigInvalid
 from trainops.tuning_config import TuningConfig
-from trainops.types import ProjectName, S3Uri
+from trainops.types import ProjectName
 
 
 class _Strict(BaseModel):
@@ -51,20 +59,45 @@ class MetricDefinition(_Strict):
     regex: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+# SageMaker's ChannelName: ^[A-Za-z0-9\.\-_]+$, at most 64 characters
+CHANNEL_NAME_PATTERN = r"^[A-Za-z0-9.\-_]{1,64}$"
+ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_NAME_PATTERN)]
+
+
 class AlgorithmConfig(_Strict):
     name: AlgorithmName = AlgorithmName.XGBOOST
     version: str | None = Field(default=None, description="Built-in algorithm version, e.g. '1.7-1' for XGBoost.")
     hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
     # script mode
-    entry_point: str | None = Field(default=None, description="Script mode: the file to run, e.g. train.py.")
-    source_dir: S3Uri | None = Field(
+    entry_point: str | None = Field(
+        default=None, description="Script mode: the file to run, relative to source_dir, e.g. train.py."
+    )
+    source_dir: str | None = Field(
         default=None,
-        description="Script mode: s3://.../sourcedir.tar.gz holding the entry point (and requirements.txt).",
+        description="Script mode: the code folder. In the pipeline an s3://.../sourcedir.tar.gz; `trainops local "
+        "run` and `trainops config upload` also take a local folder (relative to the config file) and pack it.",
+    )
+    dependencies: list[str] = Field(
+        default_factory=list,
+        description="Script mode with a local source_dir: more local folders or files (relative to the config "
+        "file) packed into the code archive's root beside it, as the SageMaker Python SDK's `dependencies`.",
     )
     framework: Literal["sklearn", "pytorch", "tensorflow", "xgboost"] | None = None
-    framework_version: str | None = None
+    framework_version: str | None = Field(default=None, description="Script mode: the framework image's version.")
     # bring your own container
     image_uri: str | None = Field(default=None, description="Bring-your-own-container: an ECR image URI.")
+    inference_image_uri: str | None = Field(
+        default=None,
+        description="Script mode and containers: the image the registered model is served with (default: the "
+        "framework's inference image of framework_version; a container's image_uri).",
+    )
+    local_command: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Container, local cloud only: the command that stands in for the image on this machine "
+        "(run in the config file's folder with `train` appended, as SageMaker runs `docker run <image> train`), "
+        "e.g. [Rscript, train.R].",
+    )
     metric_definitions: list[MetricDefinition] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -73,11 +106,31 @@ class AlgorithmConfig(_Strict):
             missing = [f for f in ("entry_point", "source_dir", "framework") if getattr(self, f) is None]
             if missing:
                 raise ValueError(f"script mode needs {', '.join('algorithm.' + m for m in missing)}")
+            if self.entry_point is not None and (
+                self.entry_point.startswith("/") or ".." in self.entry_point.split("/")
+            ):
+                raise ValueError("algorithm.entry_point must be a path inside source_dir (no leading / or ..)")
+        elif self.dependencies or any(
+            getattr(self, f) is not None for f in ("entry_point", "source_dir", "framework", "framework_version")
+        ):
+            raise ValueError(
+                "algorithm.entry_point, source_dir, dependencies, framework and framework_version are for "
+                "algorithm 'script'"
+            )
         if self.name == AlgorithmName.CONTAINER and not self.image_uri:
             raise ValueError("algorithm 'container' needs algorithm.image_uri (an ECR image URI)")
-        if self.name != AlgorithmName.CONTAINER and self.image_uri:
-            raise ValueError("algorithm.image_uri is only for algorithm 'container'")
+        if self.name != AlgorithmName.CONTAINER:
+            for f in ("image_uri", "local_command"):
+                if getattr(self, f) is not None:
+                    raise ValueError(f"algorithm.{f} is only for algorithm 'container'")
+        if self.inference_image_uri is not None and not self.brings_own_code:
+            raise ValueError("algorithm.inference_image_uri is only for algorithms 'script' and 'container'")
         return self
+
+    @property
+    def brings_own_code(self) -> bool:
+        """Script mode or a container: the user's code reads the data, not a built-in algorithm."""
+        return self.name in (AlgorithmName.SCRIPT, AlgorithmName.CONTAINER)
 
 
 class ProblemConfig(_Strict):
@@ -87,12 +140,47 @@ class ProblemConfig(_Strict):
     num_classes: int | None = Field(default=None, ge=2)
 
 
+class ChannelConfig(_Strict):
+    """How one channel reaches the training code (CreateTrainingJob's InputDataConfig entry)."""
+
+    input_mode: InputMode | None = Field(default=None, description="Default: the job's input mode.")
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = Field(
+        default="FullyReplicated", description="ShardedByS3Key gives each instance a share of the objects."
+    )
+    content_type: str | None = Field(default=None, description="Default: data.content_type.")
+    compression: Literal["None", "Gzip"] | None = Field(default=None, description="Default: data.compression.")
+
+
 class DataConfig(_Strict):
-    content_type: Literal["text/csv", "text/libsvm"] = "text/csv"
-    input_mode: InputMode | None = Field(default=None, description="Default: Pipe where the algorithm supports it.")
+    content_type: str | None = Field(
+        default=None,
+        description="Built-in algorithms: text/csv (default; label first, no header) or text/libsvm. Scripts and "
+        "containers read the objects as uploaded; a value here is passed on as the channels' ContentType.",
+    )
+    input_mode: InputMode | None = Field(
+        default=None,
+        description="Default: Pipe where the built-in algorithm supports it; File for script mode and containers.",
+    )
     compression: Literal["None", "Gzip"] = "None"
+    header: bool = Field(
+        default=False,
+        description="CSV files start with a header row (scripts and containers; built-in algorithms refuse one). "
+        "A validation split keeps it at the top of both parts.",
+    )
+    split: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="The validation split (a processing job): 'auto' makes one for built-in algorithms when the "
+        "dataset has no validation/ folder; scripts and containers get their channels as uploaded unless "
+        "'always'.",
+    )
     validation_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
     split_seed: int = 42
+    channels: dict[ChannelName, ChannelConfig] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Per channel (the dataset's folder names, or train for a single file): input mode, "
+        "distribution, content type, compression.",
+    )
 
 
 class ResourcesConfig(_Strict):

@@ -36,7 +36,7 @@ class Sample:
 def first_data_object(dataset: Dataset, s3: Any) -> str:
     if dataset.kind == "file":
         return dataset.prefix
-    prefix = dataset.prefix + ("train/" if dataset.has_validation else "")
+    prefix = dataset.prefix + ("train/" if "train" in dataset.channels else "")
     try:
         resp = s3.list_objects_v2(Bucket=dataset.bucket, Prefix=prefix, MaxKeys=1000)
     except ClientError as exc:

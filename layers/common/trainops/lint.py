@@ -29,6 +29,10 @@ Warnings (best practice, docs "Model Tuning"):
   TUNE-W009 objective direction looks inverted for the metric
   TUNE-W010 a tuned hyperparameter also set statically (the static value is ignored)
   TUNE-W011 hyperband settings with another strategy (ignored)
+The rest of the config (every config, tuned or not; the pipeline refuses the same at SelectAlgorithm):
+  CONF-E002 an image version (algorithm.version / framework_version) that SageMaker does not have
+  CONF-E003 script mode without an s3://.../sourcedir.tar.gz (the CLI packs a local folder first)
+  CONF-E004 what a built-in algorithm cannot read (a header row, a content type)
 """
 
 from __future__ import annotations
@@ -677,16 +681,73 @@ def _warm_start_advice(
     ]
 
 
+def _config_rules(config: ProjectConfig) -> list[Finding]:
+    """What SelectAlgorithm would refuse, found before anything is uploaded."""
+    from trainops.catalog import CATALOG, FRAMEWORK_IMAGE_KEY, FRAMEWORK_OF_KEY, image_version
+    from trainops.image_uris import versions
+
+    algo = config.algorithm
+    findings: list[Finding] = []
+
+    def error(id_: str, field: str, message: str, fix: str) -> None:
+        findings.append(Finding(id=f"CONF-E{id_}", severity="error", field=field, message=message, fix=fix))
+
+    if algo.name == AlgorithmName.SCRIPT and algo.framework is not None:
+        key = FRAMEWORK_IMAGE_KEY[algo.framework]
+        version = image_version(key, algo.framework_version)
+        known = versions(FRAMEWORK_OF_KEY[key])
+        if version not in known:
+            error(
+                "002",
+                "algorithm.framework_version",
+                f"{algo.framework} has no image {version!r}",
+                f"use one of {', '.join(known)}",
+            )
+        source = algo.source_dir or ""
+        if not (source.startswith("s3://") and source.endswith(".tar.gz")):
+            error(
+                "003",
+                "algorithm.source_dir",
+                f"{source!r} is neither a local folder nor an s3://.../sourcedir.tar.gz",
+                "give the code folder (relative to the config file) or the S3 URI of a sourcedir.tar.gz",
+            )
+    spec = CATALOG[algo.name]
+    if not algo.brings_own_code and spec.image_key is not None:
+        version = image_version(spec.image_key, algo.version)
+        known = versions(FRAMEWORK_OF_KEY[spec.image_key])
+        if version not in known:
+            error(
+                "002",
+                "algorithm.version",
+                f"{algo.name.value} has no image {version!r}",
+                f"use one of {', '.join(known)}",
+            )
+        if config.data.header:
+            error(
+                "004", "data.header", f"built-in {algo.name.value} reads CSV without a header row", "remove the header"
+            )
+        content_type = config.data.content_type or "text/csv"
+        if content_type not in spec.content_types:
+            error(
+                "004",
+                "data.content_type",
+                f"built-in {algo.name.value} does not read {content_type}",
+                f"use one of {', '.join(spec.content_types)}",
+            )
+    return findings
+
+
 def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, Any]] | None = None) -> list[Finding]:
-    """Every finding for the config's ``tuning:`` section, errors first (empty without tuning).
+    """Every finding for the config, errors first: its ``tuning:`` section and what the pipeline would refuse.
 
     ``earlier_tuning_jobs`` are DescribeHyperParameterTuningJob responses of the project's earlier
     tuning jobs; with them the linter also says which could warm-start this one.
     """
     tuning = config.tuning
     if tuning is None:
-        return []
+        return sorted(_config_rules(config), key=lambda f: (f.severity != "error", f.id, f.field))
     findings = [
+        *_config_rules(config),
         *_count_limits(config, tuning),
         *_ranges(tuning),
         *_strategy_rules(tuning),

@@ -20,6 +20,9 @@ class Dataset(Payload):
     uri: S3Uri
     version_id: str | None = None
     has_validation: bool = Field(default=False, description="A multi-file dataset with train/ and validation/ parts.")
+    channels: list[str] = Field(
+        default_factory=list, description="A multi-file dataset's first-level folders: its channels, as named."
+    )
     fingerprint: str | None = Field(
         default=None, description="ETag of the file (or of the _READY marker): what 'new data' means for schedules."
     )
@@ -59,10 +62,14 @@ class TrainingPlan(Payload):
     image: str | None
     version: str | None = None
     problem_type: str | None
-    objective_metric: str
-    objective_direction: Literal["Maximize", "Minimize"]
-    content_type: str
+    objective_metric: str | None = Field(description="None: the code reports no metric (registered for review).")
+    objective_direction: Literal["Maximize", "Minimize"] | None
+    content_type: str | None
     input_mode: str
+    channels: list[str] = Field(default_factory=lambda: ["train", "validation"], description="In request order.")
+    inference_image: str | None = None
+    inference_environment: dict[str, str] = Field(default_factory=dict)
+    framework: str | None = None
     hyperparameters: dict[str, str]
     metric_definitions: list[dict[str, str]] = Field(default_factory=list)
     inferred: list[Inference] = Field(default_factory=list)
@@ -100,8 +107,8 @@ class Registration(Payload):
     model_package_arn: str
     approval_status: Literal["Approved", "PendingManualApproval", "Rejected"]
     reason: str
-    objective_metric: str
-    objective_value: float
+    objective_metric: str | None
+    objective_value: float | None
     champion_arn: str | None = None
     champion_value: float | None = None
     model_artifact: str

@@ -8,7 +8,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops.catalog import AlgorithmSpec, default_input_mode, image_uri, spec_for
+from trainops import image_uris
+from trainops.catalog import (
+    FRAMEWORK_IMAGE_KEY,
+    FRAMEWORK_OF_KEY,
+    AlgorithmSpec,
+    default_input_mode,
+    image_uri,
+    image_version,
+    spec_for,
+)
 from trainops.config import AlgorithmName, InputMode, ProblemType, ProjectConfig
 from trainops.errors import AlgorithmNotSupported, ConfigInvalid
 from trainops.inference import Sample, infer_problem, read_sample
@@ -24,12 +33,9 @@ LL_PREDICTOR = {
     ProblemType.MULTICLASS: "multiclass_classifier",
     ProblemType.REGRESSION: "regressor",
 }
-FRAMEWORK_IMAGE_KEY = {
-    "sklearn": "sklearn",
-    "pytorch": "pytorch",
-    "tensorflow": "tensorflow",
-    "xgboost": "xgboost-framework",
-}
+
+
+BUILTIN_CHANNELS = ("train", "validation")
 
 
 def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3: Any) -> TrainingPlan:
@@ -54,12 +60,27 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
             field="algorithm.framework",
             fix="use framework pytorch or tensorflow for data or model parallel training",
         )
-    content_type = config.data.content_type
+    if algo.brings_own_code:
+        return _plan_own_code(request, config, region)
+    return _plan_builtin(request, config, spec, region, s3)
+
+
+def _plan_builtin(
+    request: RunRequest, config: ProjectConfig, spec: AlgorithmSpec, region: str, s3: Any
+) -> TrainingPlan:
+    algo = config.algorithm
+    content_type = config.data.content_type or "text/csv"
     if content_type not in spec.content_types:
         raise AlgorithmNotSupported(
             f"{algo.name} does not read {content_type}",
             field="data.content_type",
             fix=f"use one of {', '.join(spec.content_types)}",
+        )
+    if config.data.header:
+        raise ConfigInvalid(
+            f"built-in {algo.name.value} reads CSV without a header row",
+            field="data.header",
+            fix="remove the header row from the files and set data.header: false",
         )
     input_mode = config.data.input_mode or default_input_mode(spec, content_type)
     if input_mode == InputMode.PIPE and content_type not in spec.pipe_content_types:
@@ -72,6 +93,8 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
     if config.data.input_mode is None:
         why = "supported for this algorithm and content type" if input_mode == InputMode.PIPE else "Pipe unsupported"
         inferred.append(Inference(field="data.input_mode", value=input_mode.value, reason=why))
+    needs_split = _needs_split(request, config, builtin=True)
+    channels = _builtin_channels(request, config, needs_split, inferred)
 
     sample = read_sample(request.dataset, s3, content_type=content_type, compression=config.data.compression)
     problem, num_classes = _problem(config, sample, inferred)
@@ -87,13 +110,188 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
         objective_direction=direction,
         content_type=content_type,
         input_mode=input_mode.value,
+        channels=channels,
+        inference_image=image,
         hyperparameters=hyperparameters,
         metric_definitions=[m.model_dump() for m in algo.metric_definitions],
         inferred=inferred,
-        needs_split=not request.dataset.has_validation,
+        needs_split=needs_split,
         tune=config.tuning is not None,
         sample={"uri": sample.uri, "rows": sample.rows, "columns": sample.columns, "truncated": sample.truncated},
     )
+
+
+def _needs_split(request: RunRequest, config: ProjectConfig, *, builtin: bool) -> bool:
+    """A validation split: always when asked; for built-in algorithms when the data has no validation part."""
+    if config.data.split != "auto":
+        return config.data.split == "always"
+    return builtin and not request.dataset.has_validation
+
+
+def dataset_channels(request: RunRequest) -> list[str]:
+    """The dataset's channels as uploaded: its folders, or ``train`` for a single file or a folder of files."""
+    return list(request.dataset.channels) or ["train"]
+
+
+def _builtin_channels(
+    request: RunRequest, config: ProjectConfig, needs_split: bool, inferred: list[Inference]
+) -> list[str]:
+    present = dataset_channels(request)
+    channels = list(BUILTIN_CHANNELS) if needs_split else [c for c in BUILTIN_CHANNELS if c in present]
+    if "train" not in channels:
+        raise ConfigInvalid(
+            f"the dataset {request.dataset.uri} has no train/ folder (its folders: {', '.join(present)})",
+            field="dataset",
+            fix="put the training data in a train/ folder (and validation data in validation/)",
+        )
+    ignored = [c for c in present if c not in BUILTIN_CHANNELS]
+    if ignored:
+        inferred.append(
+            Inference(
+                field="data.channels",
+                value=", ".join(channels),
+                reason=f"built-in {config.algorithm.name.value} reads train and validation; the folders "
+                f"{', '.join(ignored)} are not passed to it",
+            )
+        )
+    return channels
+
+
+def _plan_own_code(request: RunRequest, config: ProjectConfig, region: str) -> TrainingPlan:
+    """Script mode and containers: the code reads the channels as uploaded; nothing is inferred from the data."""
+    algo = config.algorithm
+    inferred: list[Inference] = []
+    input_mode = config.data.input_mode or InputMode.FILE
+    if config.data.input_mode is None:
+        inferred.append(
+            Inference(
+                field="data.input_mode",
+                value=input_mode.value,
+                reason="script mode and containers read their channel folders (the SageMaker SDK's default); "
+                "Pipe and FastFile are opt-in",
+            )
+        )
+    needs_split = _needs_split(request, config, builtin=False)
+    present = dataset_channels(request)
+    channels = present
+    if needs_split:
+        if "train" not in present:
+            raise ConfigInvalid(
+                f"data.split: always splits the train channel, and {request.dataset.uri} has none "
+                f"(its channels: {', '.join(present)})",
+                field="data.split",
+                fix="put the data to split in a train/ folder, or set data.split: auto",
+            )
+        channels = ["train", "validation", *[c for c in present if c not in BUILTIN_CHANNELS]]
+    unknown = sorted(set(config.data.channels) - set(channels))
+    if unknown:
+        raise ConfigInvalid(
+            f"data.channels configures {', '.join(unknown)}, but the dataset's channels are {', '.join(channels)}",
+            field=f"data.channels.{unknown[0]}",
+            fix="name the dataset's folders (a single uploaded file is the train channel)",
+        )
+    problem = config.problem.type
+    objective, direction = _own_code_objective(config, inferred)
+    image, version, inference_image, environment = _own_code_images(config, region)
+    return TrainingPlan(
+        algorithm=algo.name.value,
+        image=image,
+        version=version,
+        problem_type=problem.value if problem else None,
+        objective_metric=objective,
+        objective_direction=direction,
+        content_type=config.data.content_type,
+        input_mode=input_mode.value,
+        channels=channels,
+        inference_image=inference_image,
+        inference_environment=environment,
+        framework=algo.framework,
+        hyperparameters=_hyperparameters(config, problem, config.problem.num_classes, objective, None),
+        metric_definitions=[m.model_dump() for m in algo.metric_definitions],
+        inferred=inferred,
+        needs_split=needs_split,
+        tune=config.tuning is not None,
+    )
+
+
+def _own_code_objective(config: ProjectConfig, inferred: list[Inference]) -> tuple[str | None, str | None]:
+    metric = config.problem.objective_metric or (config.tuning.objective.metric if config.tuning else None)
+    direction: str | None = config.problem.objective_direction or (
+        config.tuning.objective.direction if config.tuning else None
+    )
+    definitions = config.algorithm.metric_definitions
+    defined = {m.name for m in definitions}
+    if metric is None and definitions:
+        chosen = next((m for m in definitions if "valid" in m.name), definitions[0])
+        metric = chosen.name
+        inferred.append(
+            Inference(
+                field="problem.objective_metric",
+                value=metric,
+                reason="the first validation metric among algorithm.metric_definitions",
+            )
+        )
+    if metric is None:
+        inferred.append(
+            Inference(
+                field="problem.objective_metric",
+                value="none",
+                reason="no algorithm.metric_definitions: the model is registered for manual approval, with no "
+                "objective to compare",
+            )
+        )
+        return None, None
+    if metric not in defined:
+        raise ConfigInvalid(
+            f"objective metric {metric!r} is not among algorithm.metric_definitions",
+            field="problem.objective_metric",
+            fix="add a metric definition with that name and a regex that captures its value",
+        )
+    if direction is None:
+        direction = _guess_direction(metric)
+        inferred.append(
+            Inference(field="problem.objective_direction", value=direction, reason=f"{metric} is a {direction} metric")
+        )
+    return metric, direction
+
+
+def _own_code_images(config: ProjectConfig, region: str) -> tuple[str | None, str | None, str | None, dict[str, str]]:
+    """(training image, framework version, inference image, inference environment)."""
+    algo = config.algorithm
+    if algo.name == AlgorithmName.CONTAINER:
+        return algo.image_uri, None, algo.inference_image_uri or algo.image_uri, {}
+    if algo.source_dir is None or not algo.source_dir.startswith("s3://") or not algo.source_dir.endswith(".tar.gz"):
+        raise ConfigInvalid(
+            f"algorithm.source_dir {algo.source_dir!r} is not an s3://.../sourcedir.tar.gz: the pipeline reads the "
+            f"code from S3",
+            field="algorithm.source_dir",
+            fix="upload the config with `trainops config upload` (it packs a local folder into the artifacts "
+            "bucket), or give the S3 URI of a sourcedir.tar.gz",
+        )
+    assert algo.framework is not None  # the config model requires it in script mode
+    key = FRAMEWORK_IMAGE_KEY[algo.framework]
+    instance = config.resources.instance_type
+    image = image_uri(key, region, algo.framework_version, instance_type=instance)
+    version = image_version(key, algo.framework_version)
+    inference = algo.inference_image_uri
+    if inference is None:
+        serving = image_uris.serving_version(FRAMEWORK_OF_KEY[key], version)
+        if serving is None:
+            raise ConfigInvalid(
+                f"{algo.framework} {version} has no inference image to register the model with",
+                field="algorithm.inference_image_uri",
+                fix=f"set algorithm.inference_image_uri, or use a framework_version that has one "
+                f"({', '.join(image_uris.versions(FRAMEWORK_OF_KEY[key], 'inference')[-5:])}, ...)",
+            )
+        inference = image_uri(key, region, serving, instance_type=instance, scope="inference")
+    # what the SageMaker Python SDK's framework Model sets, so the package deploys as it does
+    environment = {
+        "SAGEMAKER_PROGRAM": str(algo.entry_point),
+        "SAGEMAKER_SUBMIT_DIRECTORY": algo.source_dir,
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_REGION": region,
+    }
+    return image, version, inference, environment
 
 
 def _problem(config: ProjectConfig, sample: Sample, inferred: list[Inference]) -> tuple[ProblemType, int | None]:
@@ -121,53 +319,28 @@ def _problem(config: ProjectConfig, sample: Sample, inferred: list[Inference]) -
 def _objective(
     config: ProjectConfig, spec: AlgorithmSpec, problem: ProblemType, inferred: list[Inference]
 ) -> tuple[str, str]:
+    """A built-in algorithm's objective: the configured one if the algorithm emits it, else its default."""
     metric = config.problem.objective_metric or (config.tuning.objective.metric if config.tuning else None)
     tuning_direction = config.tuning.objective.direction if config.tuning else None
     direction: str | None = config.problem.objective_direction or tuning_direction
-    defined = {m.name for m in config.algorithm.metric_definitions}
     if metric is None:
-        if spec.objectives:
-            default = spec.objectives[problem]
-            metric, direction = default.metric, direction or default.direction
-            inferred.append(
-                Inference(
-                    field="problem.objective_metric",
-                    value=f"{metric} ({direction})",
-                    reason=f"the {spec.name.value} default for {problem.value} problems",
-                )
+        default = spec.objectives[problem]
+        metric, direction = default.metric, direction or default.direction
+        inferred.append(
+            Inference(
+                field="problem.objective_metric",
+                value=f"{metric} ({direction})",
+                reason=f"the {spec.name.value} default for {problem.value} problems",
             )
-        elif config.algorithm.metric_definitions:
-            chosen = next((m for m in config.algorithm.metric_definitions if "valid" in m.name), None)
-            chosen = chosen or config.algorithm.metric_definitions[0]
-            metric = chosen.name
-            direction = direction or _guess_direction(metric)
-            inferred.append(
-                Inference(
-                    field="problem.objective_metric",
-                    value=f"{metric} ({direction})",
-                    reason="the first validation metric among algorithm.metric_definitions",
-                )
-            )
-        else:
-            raise ConfigInvalid(
-                f"{spec.name.value} reports no known metrics, so the objective cannot be inferred",
-                field="algorithm.metric_definitions",
-                fix="add metric_definitions (name + regex) and set problem.objective_metric",
-            )
-    elif spec.metrics and metric not in spec.metrics:
+        )
+    elif metric not in spec.metrics:
         raise ConfigInvalid(
             f"{spec.name.value} does not emit the metric {metric!r}",
             field="problem.objective_metric",
             fix=f"use one of {', '.join(sorted(m for m in spec.metrics if m.startswith('validation:')))}",
         )
-    elif not spec.metrics and metric not in defined:
-        raise ConfigInvalid(
-            f"objective metric {metric!r} is not among algorithm.metric_definitions",
-            field="problem.objective_metric",
-            fix="add a metric definition with that name and a regex that captures its value",
-        )
     if direction is None:
-        direction = spec.metrics.get(metric) or _guess_direction(metric)
+        direction = spec.metrics[metric]
         inferred.append(
             Inference(field="problem.objective_direction", value=direction, reason=f"{metric} is a {direction} metric")
         )
@@ -181,28 +354,23 @@ def _guess_direction(metric: str) -> str:
 
 
 def _image(config: ProjectConfig, spec: AlgorithmSpec, region: str) -> tuple[str | None, str | None]:
-    algo = config.algorithm
-    if algo.name == AlgorithmName.CONTAINER:
-        return algo.image_uri, None
-    if algo.name == AlgorithmName.SCRIPT:
-        assert algo.framework is not None
-        key = FRAMEWORK_IMAGE_KEY[algo.framework]
-        return image_uri(key, region, algo.framework_version), algo.framework_version
-    assert spec.image_key is not None
-    image = image_uri(spec.image_key, region, algo.version)
-    return image, image.rsplit(":", 1)[1]
+    assert spec.image_key is not None  # built-in algorithms have one
+    image = image_uri(spec.image_key, region, config.algorithm.version, instance_type=config.resources.instance_type)
+    return image, image_version(spec.image_key, config.algorithm.version)
 
 
 def _hyperparameters(
     config: ProjectConfig,
-    problem: ProblemType,
+    problem: ProblemType | None,
     num_classes: int | None,
-    objective: str,
-    sample: Sample,
+    objective: str | None,
+    sample: Sample | None,
 ) -> dict[str, str]:
     algo = config.algorithm
     user = {k: _hp_str(v) for k, v in algo.hyperparameters.items()}
     if algo.name == AlgorithmName.XGBOOST:
+        assert problem is not None  # built-in algorithms always have a problem type and an objective
+        assert objective is not None
         base = {"num_round": "100", "objective": XGB_OBJECTIVES[problem]}
         if objective.startswith(("validation:", "train:")):
             base["eval_metric"] = objective.split(":", 1)[1]
@@ -210,6 +378,8 @@ def _hyperparameters(
             base["num_class"] = str(num_classes)
         return {**base, **user}
     if algo.name == AlgorithmName.LINEAR_LEARNER:
+        assert problem is not None  # built-in algorithms always have a problem type and a sample
+        assert sample is not None
         base = {"predictor_type": LL_PREDICTOR[problem], "epochs": "15", "mini_batch_size": "100"}
         if sample.columns:
             base["feature_dim"] = str(sample.columns - 1)

@@ -13,7 +13,7 @@ from trainops.catalog import image_uri
 from trainops.config import ProjectConfig
 from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import digest, job_name
-from trainops.training import tags_for
+from trainops.training import channel_uris, tags_for
 
 BASE = "/opt/ml/processing"
 SPLIT_INSTANCE = "ml.m5.large"
@@ -46,6 +46,7 @@ def split_prefix(request: RunRequest, artifacts_bucket: str) -> str:
         str(data.get("validation_fraction")),
         str(data.get("split_seed")),
         str(data.get("content_type")),
+        *(["header"] if data.get("header") else []),
         length=16,
     )
     return f"s3://{artifacts_bucket}/splits/{request.project}/{identity}"
@@ -73,13 +74,27 @@ def build_split_request(
 ) -> dict[str, Any]:
     out = split_outputs(request, artifacts_bucket)
     data_type = "S3Prefix"
+    arguments = [
+        "--fraction",
+        str(config.data.validation_fraction),
+        "--seed",
+        str(config.data.split_seed),
+        "--problem",
+        plan.problem_type or "regression",
+        "--content-type",
+        plan.content_type or "text/csv",
+        "--base",
+        BASE,
+    ]
+    if config.data.header:
+        arguments.append("--header")
     return {
         "ProcessingJobName": split_job_name(request),
         "ProcessingInputs": [
             {
                 "InputName": "data",
                 "S3Input": {
-                    "S3Uri": request.dataset.uri,
+                    "S3Uri": channel_uris(request, None)["train"],
                     "LocalPath": f"{BASE}/input/data",
                     "S3DataType": data_type,
                     "S3InputMode": "File",
@@ -132,18 +147,7 @@ def build_split_request(
         "AppSpecification": {
             "ImageUri": image_uri("sklearn", region),
             "ContainerEntrypoint": ["python3", f"{BASE}/input/code/split.py"],
-            "ContainerArguments": [
-                "--fraction",
-                str(config.data.validation_fraction),
-                "--seed",
-                str(config.data.split_seed),
-                "--problem",
-                plan.problem_type or "regression",
-                "--content-type",
-                plan.content_type,
-                "--base",
-                BASE,
-            ],
+            "ContainerArguments": arguments,
         },
         "RoleArn": role_arn,
         "Tags": tags_for(request, config),

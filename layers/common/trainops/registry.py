@@ -150,15 +150,55 @@ def decide_approval(
     )
 
 
-def objective_value(job: JobResult, metric: str) -> float:
-    if metric not in job.final_metrics:
-        reported = ", ".join(sorted(job.final_metrics)) or "none"
-        raise RegistryError(
-            f"training job {job.job_name} did not report the objective metric {metric} (reported: {reported})",
-            field="problem.objective_metric",
-            fix="check the metric name, or the metric definition regex for script mode",
+NO_METRIC_REASON = "no objective metric reported"
+
+
+def objective_value(job: JobResult, metric: str | None) -> float | None:
+    """The job's final value of the objective metric; None when it reported none (or the run has none)."""
+    if metric is None:
+        return None
+    return job.final_metrics.get(metric)
+
+
+def no_metric_reason(job: JobResult, metric: str | None) -> str:
+    """Why a model without an objective value waits for a person."""
+    if metric is None:
+        return (
+            f"{NO_METRIC_REASON}: the project defines no objective metric (algorithm.metric_definitions); "
+            f"review manually"
         )
-    return job.final_metrics[metric]
+    reported = ", ".join(sorted(job.final_metrics)) or "none"
+    return (
+        f"{NO_METRIC_REASON}: training job {job.job_name} did not report {metric} (reported: {reported}); check "
+        f"the metric definition's regex against the job's log, then review manually"
+    )
+
+
+def _description(request: RunRequest, metric: str | None, value: float | None) -> str:
+    if metric is None or value is None:
+        return f"run {request.run_id}: {NO_METRIC_REASON}"
+    return f"run {request.run_id}: {metric}={value:.6g}"[:1024]
+
+
+def inference_specification(plan: TrainingPlan, job: JobResult) -> dict[str, Any]:
+    """How the package is served: the inference image of the training's framework and version (for script
+    mode with the entry point and code archive, as the SageMaker Python SDK deploys it), the container's
+    configured inference image, or the built-in algorithm's image."""
+    container: dict[str, Any] = {
+        "Image": plan.inference_image or job.image or plan.image,
+        "ModelDataUrl": job.model_artifact,
+    }
+    if plan.inference_environment:
+        container["Environment"] = dict(plan.inference_environment)
+    if plan.framework:
+        container["Framework"] = plan.framework.upper()
+        if plan.version:
+            container["FrameworkVersion"] = plan.version
+    spec: dict[str, Any] = {"Containers": [container]}
+    if plan.content_type:
+        spec["SupportedContentTypes"] = [plan.content_type]
+        spec["SupportedResponseMIMETypes"] = ["text/csv"]
+    return spec
 
 
 def register_model(
@@ -177,14 +217,18 @@ def register_model(
     metric = plan.objective_metric
     value = objective_value(job, metric)
     champion = current_champion(request.project, sagemaker, excluding_run=request.run_id)
-    status, reason = decide_approval(
-        metric=metric,
-        direction=plan.objective_direction,
-        value=value,
-        champion=champion,
-        auto_approve_first=config.registry.auto_approve_first,
-        min_improvement=config.registry.min_improvement,
-    )
+    status: Approval
+    if value is None or metric is None or plan.objective_direction is None:
+        status, reason = "PendingManualApproval", no_metric_reason(job, metric)
+    else:
+        status, reason = decide_approval(
+            metric=metric,
+            direction=plan.objective_direction,
+            value=value,
+            champion=champion,
+            auto_approve_first=config.registry.auto_approve_first,
+            min_improvement=config.registry.min_improvement,
+        )
     if job.model_artifact is None:
         raise RegistryError(f"training job {job.job_name} has no model artifact", field="training")
     metrics_key = f"runs/{request.project}/{request.run_id}/metrics.json"
@@ -199,12 +243,9 @@ def register_model(
         Body=json.dumps(metrics_doc, indent=2).encode(),
         ContentType="application/json",
     )
-    metadata = {
+    metadata: dict[str, object] = {
         "project": request.project,
         "run-id": request.run_id,
-        "objective-metric": metric,
-        "objective-value": repr(value),
-        "objective-direction": plan.objective_direction,
         "data": request.dataset.uri,
         "data-version": request.dataset.version_id or request.dataset.fingerprint or "unversioned",
         "config-hash": request.config_hash,
@@ -212,6 +253,14 @@ def register_model(
         "algorithm": plan.algorithm,
         "approval-reason": reason,
     }
+    if metric is not None and value is not None:
+        metadata.update(
+            {
+                "objective-metric": metric,
+                "objective-value": repr(value),
+                "objective-direction": plan.objective_direction,
+            }
+        )
     if "num_round" in job.hyperparameters:
         metadata["num-round"] = job.hyperparameters["num_round"]
     if champion is not None:
@@ -222,12 +271,8 @@ def register_model(
             # a retried RegisterModel task gets the same package back instead of a second one
             ClientToken=digest("register", request.run_id, length=32),
             ModelPackageGroupName=group,
-            ModelPackageDescription=f"run {request.run_id}: {metric}={value:.6g}"[:1024],
-            InferenceSpecification={
-                "Containers": [{"Image": job.image or plan.image, "ModelDataUrl": job.model_artifact}],
-                "SupportedContentTypes": [plan.content_type],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
+            ModelPackageDescription=_description(request, metric, value),
+            InferenceSpecification=inference_specification(plan, job),
             ModelApprovalStatus=status,
             ModelMetrics={
                 "ModelQuality": {

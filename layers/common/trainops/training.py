@@ -67,14 +67,15 @@ def build_training_request(
     name = training_job_name(request)
     prefix = run_prefix(artifacts_bucket, request)
     mode = plan.input_mode
-    if channels is None:
-        train_uri = request.dataset.uri.rstrip("/") + "/train/"
-        validation_uri: str | None = request.dataset.uri.rstrip("/") + "/validation/"
-    else:
-        train_uri, validation_uri = channels.train_uri, channels.validation_uri
-    input_config = [_channel("train", train_uri, plan.content_type, config)]
-    if validation_uri:
-        input_config.append(_channel("validation", validation_uri, plan.content_type, config))
+    uris = channel_uris(request, channels)
+    missing = [c for c in plan.channels if c not in uris]
+    if missing:
+        raise InvalidTrainingRequest(
+            f"channel {missing[0]} has no data: the dataset {request.dataset.uri} provides {', '.join(uris)}",
+            field="dataset",
+            fix=f"upload a {missing[0]}/ folder, or let trainops make the validation split (data.split: auto)",
+        )
+    input_config = [_channel(channel, uris[channel], plan, config) for channel in plan.channels]
     hyperparameters = dict(plan.hyperparameters)
     algorithm_spec: dict[str, Any] = {"TrainingImage": plan.image, "TrainingInputMode": mode}
     if config.algorithm.name in (AlgorithmName.SCRIPT, AlgorithmName.CONTAINER):
@@ -110,15 +111,43 @@ def build_training_request(
     return body
 
 
-def _channel(name: str, uri: str, content_type: str, config: ProjectConfig) -> dict[str, Any]:
+def channel_uris(request: RunRequest, split: SplitResult | None) -> dict[str, str]:
+    """Each channel's S3 prefix: the dataset's folders as named (a single file is ``train``), and the split's
+    ``train``/``validation`` when a validation split was made. Object names are kept as uploaded."""
+    dataset = request.dataset
+    if dataset.kind == "file" or not dataset.channels:
+        uris = {"train": dataset.uri}
+    else:
+        base = dataset.uri.rstrip("/")
+        uris = {channel: f"{base}/{channel}/" for channel in dataset.channels}
+    if split is not None:
+        uris.update({"train": split.train_uri, "validation": split.validation_uri})
+    return uris
+
+
+def _channel(name: str, uri: str, plan: TrainingPlan, config: ProjectConfig) -> dict[str, Any]:
+    own = config.data.channels.get(name)
     channel: dict[str, Any] = {
         "ChannelName": name,
         "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": own.distribution if own else "FullyReplicated",
+            }
         },
-        "ContentType": content_type,
-        "CompressionType": config.data.compression,
     }
+    content_type = (own.content_type if own else None) or plan.content_type
+    if content_type:
+        channel["ContentType"] = content_type
+    compression = (own.compression if own else None) or config.data.compression
+    mode = (own.input_mode.value if own and own.input_mode else None) or plan.input_mode
+    if config.algorithm.brings_own_code and mode != "Pipe":
+        compression = "None"  # AWS: CompressionType is used only in Pipe mode; File mode copies the bytes
+    if compression != "None" or plan.content_type:
+        channel["CompressionType"] = compression
+    if own is not None and own.input_mode is not None:
+        channel["InputMode"] = own.input_mode.value
     return channel
 
 

@@ -17,13 +17,15 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainops.aws import error_code, translate
-from trainops.config import ProjectConfig, default_config, load_config_text
+from trainops.config import CHANNEL_NAME_PATTERN, ProjectConfig, default_config, load_config_text
 from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent
 from trainops.models import Dataset, RunRequest, Skip, Trigger
 from trainops.naming import check_project_name, digest, run_id_for
 from trainops.types import split_s3_uri
 
 READY_MARKER = "_READY"
+CHANNEL_NAME_RE = re.compile(CHANNEL_NAME_PATTERN)
+MAX_CHANNELS = 20  # InputDataConfig, CreateTrainingJob
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 # the config travels in the state payload (256 KB in all): keep it small
 MAX_CONFIG_BYTES = 32 * 1024
@@ -128,11 +130,43 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
             field="dataset",
             fix="upload the data files before the _READY marker",
         )
-    rel = {o["Key"][len(dataset.prefix) :].split("/", 1)[0] for o in data}
+    channels = _channels(dataset, [o["Key"][len(dataset.prefix) :] for o in data])
     parts = [(o["Key"], o) for o in data]
     return dataset.model_copy(
-        update={"has_validation": {"train", "validation"} <= rel, "fingerprint": _fingerprint(parts)}
+        update={
+            "has_validation": {"train", "validation"} <= set(channels),
+            "channels": channels,
+            "fingerprint": _fingerprint(parts),
+        }
     )
+
+
+def _channels(dataset: Dataset, relative_keys: list[str]) -> list[str]:
+    """A multi-file dataset's channels: its first-level folders, named as uploaded (none: the files are the
+    train channel). Files beside channel folders would belong to no channel, so they are refused."""
+    folders = sorted({key.split("/", 1)[0] for key in relative_keys if "/" in key})
+    loose = sorted(key for key in relative_keys if "/" not in key)
+    if folders and loose:
+        raise DatasetError(
+            f"{dataset.uri} has data files beside its channel folders ({', '.join(loose[:3])}"
+            f"{', ...' if len(loose) > 3 else ''}; folders: {', '.join(folders)}): they would reach no channel",
+            field="dataset",
+            fix="move every data file into a channel folder (train/, validation/, test/, ...)",
+        )
+    bad = [f for f in folders if not CHANNEL_NAME_RE.match(f)]
+    if bad:
+        raise DatasetError(
+            f"{dataset.uri}: folder {bad[0]!r} cannot be a channel name (letters, digits, '.', '-', '_'; at most 64)",
+            field="dataset",
+            fix="rename the folder",
+        )
+    if len(folders) > MAX_CHANNELS:
+        raise DatasetError(
+            f"{dataset.uri} has {len(folders)} channel folders; a training job takes at most {MAX_CHANNELS}",
+            field="dataset",
+            fix="merge folders",
+        )
+    return folders
 
 
 def _fingerprint(objects: list[tuple[str, dict[str, Any]]]) -> str:

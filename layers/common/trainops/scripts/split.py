@@ -25,6 +25,13 @@ def _read_lines(path: str) -> list[str]:
         return [line.rstrip("\r\n") for line in handle if line.strip()]
 
 
+def _split_header(lines: list[str], header: bool) -> tuple[str | None, list[str]]:
+    """(the file's header row or None, its data rows)."""
+    if not header or not lines:
+        return None, lines
+    return lines[0], lines[1:]
+
+
 def _label(line: str, content_type: str) -> str:
     return line.split(None, 1)[0] if content_type == "text/libsvm" else line.split(",", 1)[0]
 
@@ -36,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problem", default="binary")
     parser.add_argument("--content-type", default="text/csv")
     parser.add_argument("--base", default=BASE)
+    parser.add_argument("--header", action="store_true", help="every CSV file starts with a header row")
     args = parser.parse_args(argv)
 
     input_dir = os.path.join(args.base, "input", "data")
@@ -46,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith(("_", ".")):
                 continue
             files.append(os.path.join(root, name))
+    header: str | None = None
     for path in sorted(files):
-        rows.extend(_read_lines(path))
+        file_header, file_rows = _split_header(_read_lines(path), args.header)
+        header = header or file_header
+        rows.extend(file_rows)
     if len(rows) < 2:
         _fail(args.base, f"the dataset has {len(rows)} rows; a validation split needs at least 2")
         return 1
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = os.path.join(args.base, "output", name)
         os.makedirs(out_dir, exist_ok=True)
         with open(os.path.join(out_dir, f"{name}.{suffix}"), "w", encoding="utf-8") as handle:
-            handle.write("\n".join(part) + "\n")
+            handle.write("\n".join(([header] if header is not None else []) + part) + "\n")
     report = {
         "rows": len(rows),
         "train_rows": len(train),

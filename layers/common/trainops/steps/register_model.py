@@ -62,8 +62,8 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     telemetry.record(
         request.project,
         {"ModelsRegistered": 1, "ModelsApproved": int(reg.approval_status == "Approved")},
-        values={"ObjectiveValue": reg.objective_value},
-        objective_metric=reg.objective_metric,
+        values={"ObjectiveValue": reg.objective_value} if reg.objective_value is not None else {},
+        objective_metric=reg.objective_metric or "none",
         run_id=request.run_id,
         model_package_arn=reg.model_package_arn,
     )

@@ -19,7 +19,7 @@ def select_algorithm(event: dict[str, Any], *, settings: Settings, clients: Clie
         {
             "algorithm": plan.algorithm,
             "image": plan.image,
-            "objective": f"{plan.objective_metric} ({plan.objective_direction})",
+            "objective": f"{plan.objective_metric} ({plan.objective_direction})" if plan.objective_metric else "none",
             "inferred": [i.model_dump() for i in plan.inferred],
             "input_mode": plan.input_mode,
         },
