@@ -28,7 +28,16 @@ $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON312) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
 
-.PHONY: help venv demo test test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas build bench clean
+# The R example (examples/r) trains locally through its stand-in command, Rscript: Debian's R when missing.
+R_PACKAGES := r-base-core r-cran-jsonlite
+r-runtime:
+	@command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(jsonlite)' >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(R_PACKAGES) (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_PACKAGES) >/dev/null; \
+	  else echo "the R example's test needs R: install $(R_PACKAGES)"; exit 2; fi; }
+
+.PHONY: help venv demo test r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas build bench clean
 
 help:
 	@echo "make demo   - run the main job end to end on the embedded local cloud"
@@ -40,7 +49,7 @@ venv: $(STAMP) ## create or reuse the virtual environment
 demo: $(STAMP) ## the main job: S3 upload -> EventBridge -> Step Functions -> training -> registry, locally
 	$(VENV)/bin/trainops local demo
 
-test: $(STAMP) $(SAM) lint ## every suite
+test: $(STAMP) $(SAM) r-runtime lint ## every suite
 	$(PYTEST) tests
 
 test-unit: $(STAMP) ## config, request builders, naming, approval
@@ -58,7 +67,7 @@ test-template: $(STAMP) $(SAM) ## cfn-lint, sam validate --lint, ASL structure
 test-local: $(STAMP) ## the local cloud's parts and the moto behaviour it relies on
 	$(PYTEST) tests/local
 
-test-e2e: $(STAMP) ## whole runs through the local cloud
+test-e2e: $(STAMP) r-runtime ## whole runs through the local cloud, real training scripts included
 	$(PYTEST) tests/e2e
 
 lint: $(STAMP) ## ruff and mypy
@@ -80,6 +89,7 @@ bench: $(STAMP) ## every benchmark (prints ratios against an in-run baseline)
 	$(PY) benchmarks/local_e2e.py
 	$(PY) benchmarks/early_stopping.py
 	$(PY) benchmarks/warm_start.py
+	$(PY) benchmarks/script_mode.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .trainops

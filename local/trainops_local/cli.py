@@ -3,6 +3,7 @@
     trainops local demo                      the main job on the bundled data (what `make demo` runs)
     trainops local run --project NAME --data PATH [--config FILE] [--json]
     trainops config validate FILE [--strict] [--json]
+    trainops config upload FILE [--stack NAME] [--region R] [--profile P] [--json]
 
 Exit codes: 0 success; 1 the run failed (or findings under --strict); 2 bad input (nothing was started).
 """
@@ -48,11 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     validate.add_argument("--json", action="store_true")
+    upload = config_sub.add_parser(
+        "upload", help="pack a local source_dir and upload the config to a deployed stack's data bucket"
+    )
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--stack", help="the stack name (default: samconfig.toml's stack_name)")
+    upload.add_argument("--region", help="default: your AWS profile's region")
+    upload.add_argument("--profile", help="AWS named profile")
+    upload.add_argument("--json", action="store_true")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config" and args.config_command == "upload":
+        return _config_upload(args)
     if args.command == "config":
         from trainops_local.config_cli import validate_command
 
@@ -143,6 +154,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "SUCCEEDED" for r in results) else 1
 
 
+def _config_upload(args: argparse.Namespace) -> int:
+    from trainops.errors import TrainopsError
+
+    from trainops_local.upload import UploadError, upload_to_stack
+
+    try:
+        done = upload_to_stack(args.file, stack=args.stack, region=args.region, profile=args.profile)
+    except (TrainopsError, UploadError) as exc:
+        _error(str(exc), as_json=args.json)
+        return 2
+    if args.json:
+        print(json.dumps(done.to_json()))
+    else:
+        if done.code_uri:
+            print(f"code:   {done.code_uri}")
+        print(f"config: {done.config_uri}")
+    return 0
+
+
 def _error(message: str, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"status": "INVALID_INPUT", "error": message}))
@@ -202,7 +232,10 @@ class _View:
         if ok:
             table.add_row("model package", s.model_package_arn)
             table.add_row("approval", f"{s.approval_status}: {s.approval_reason}")
-            table.add_row("objective", f"{s.objective['name']} = {s.objective['value']:.6g}")
+            if s.objective and s.objective.get("value") is not None:
+                table.add_row("objective", f"{s.objective['name']} = {s.objective['value']:.6g}")
+            else:
+                table.add_row("objective", "none reported")
             if s.champion:
                 table.add_row("compared with", f"{s.champion['arn']} ({s.champion['value']})")
             table.add_row("artifact", s.artifact)
@@ -212,8 +245,19 @@ class _View:
             table.add_row("failed state", str(s.failed_state))
             table.add_row("error", str(s.error))
             table.add_row("cause", str(s.cause))
+            if s.traceback:
+                table.add_row("traceback (job log)", s.traceback)
         if s.split:
             table.add_row("validation split", json.dumps(s.split))
+        if s.framework_environment:
+            env = s.framework_environment
+            built = f", built now in {env['build_seconds']:.0f} s" if env.get("built_now") else ""
+            table.add_row(
+                "local environment",
+                f"{env['framework']} {env['version']}: Python {env['python']} ({env['toolkit']}{built})",
+            )
+            for difference in env.get("differences") or []:
+                table.add_row("differs from image", difference)
         if s.training_jobs:
             counts: dict[str, int] = {}
             for job in s.training_jobs:

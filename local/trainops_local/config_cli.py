@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from trainops.config import load_config_text
 from trainops.errors import ConfigInvalid
 from trainops.lint import Finding, lint_config
+
+from trainops_local.configfile import read_config_file
 
 EXIT_CLEAN = 0
 EXIT_WARNINGS = 1
@@ -32,18 +33,28 @@ def _parse_finding(exc: ConfigInvalid) -> Finding:
 
 
 def collect_findings(path: str) -> list[Finding]:
-    """Parse and lint the config at ``path`` (a parse failure is reported as a finding)."""
+    """Parse and lint the config at ``path`` as ``trainops local run`` reads it (a parse failure is a finding).
+
+    A local ``algorithm.source_dir`` must be a folder holding the entry point, exactly as for ``local run``;
+    a ``local_command`` that is not installed here is a warning (the config may be meant for AWS only).
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        return [
-            Finding(id="CONF-E000", severity="error", field="(file)", message=str(exc), fix="pass a readable YAML file")
-        ]
-    try:
-        config = load_config_text(text, source=path)
+        found = read_config_file(Path(path))
     except ConfigInvalid as exc:
         return [_parse_finding(exc)]
-    return lint_config(config)
+    findings = lint_config(found.config)
+    if (missing := found.local_command_missing()) is not None:
+        findings.append(
+            Finding(
+                id="CONF-W001",
+                severity="warning",
+                field="algorithm.local_command",
+                message=f"{missing!r} is not installed on this machine: `trainops local run` cannot run the "
+                f"image's local stand-in",
+                fix="install it, or run this project on AWS only",
+            )
+        )
+    return findings
 
 
 def exit_code(findings: list[Finding], *, strict: bool) -> int:

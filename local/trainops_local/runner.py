@@ -3,25 +3,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from trainops.config import ProjectConfig, load_config_text
+from trainops.config import AlgorithmName
 from trainops.errors import TrainopsError
+from trainops.lint import lint_config
 from trainops.naming import check_project_name
 
 from trainops_local.cloud import LocalCloud
 from trainops_local.cloud.local_cloud import TERMINAL_EXECUTION_STATUSES
+from trainops_local.configfile import ConfigFile, read_config_file
 from trainops_local.sagemaker import backend as local_sagemaker
 from trainops_local.sagemaker import tuning as local_tuning
+from trainops_local.upload import upload
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_SUFFIXES = (".csv", ".libsvm", ".txt", ".gz")
@@ -67,6 +66,10 @@ class RunSummary:
     elapsed_s: float = 0.0
     job_seconds: float = 0.0
     controller_overhead_s: float = 0.0
+    # local cloud only: the framework environment a script ran in (and how it differs from the image), and
+    # the traceback of a failed script from its log
+    framework_environment: dict[str, Any] | None = None
+    traceback: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +78,7 @@ class RunSummary:
 ProgressCallback = Callable[[Progress], None]
 
 
-def check_inputs(project: str, data: Path, config: Path | None) -> ProjectConfig | None:
+def check_inputs(project: str, data: Path, config: Path | None) -> ConfigFile | None:
     """Validate what the user gave before anything starts (UsageError -> exit code 2)."""
     try:
         check_project_name(project, field="--project")
@@ -92,40 +95,25 @@ def check_inputs(project: str, data: Path, config: Path | None) -> ProjectConfig
     if not config.is_file():
         raise UsageError(f"--config {config}: no such file")
     try:
-        text = _with_placeholder_source(config)
-        return load_config_text(text, expected_project=project, source=str(config))
+        found = read_config_file(config, expected_project=project)
     except TrainopsError as exc:
         raise UsageError(str(exc)) from exc
-
-
-def _local_source_dir(config: Path) -> Path | None:
-    """A script-mode ``source_dir`` given as a local directory (relative to the config file)."""
-    data = yaml.safe_load(config.read_text())
-    source = ((data or {}).get("algorithm") or {}).get("source_dir") if isinstance(data, dict) else None
-    if not isinstance(source, str) or source.startswith("s3://"):
-        return None
-    path = (config.parent / source).resolve()
-    if not path.is_dir():
-        raise UsageError(f"--config {config}: algorithm.source_dir {source} is not a directory")
-    return path
-
-
-def _with_placeholder_source(config: Path, uri: str = "s3://local-placeholder/sourcedir.tar.gz") -> bytes:
-    """The config text with a local source_dir replaced by an S3 URI (validated before anything starts)."""
-    if _local_source_dir(config) is None:
-        return config.read_bytes()
-    data = yaml.safe_load(config.read_text())
-    data["algorithm"]["source_dir"] = uri
-    return yaml.safe_dump(data, sort_keys=False).encode()
-
-
-def pack_source_dir(path: Path) -> bytes:
-    """sourcedir.tar.gz, as the SageMaker Python SDK packs it (files at the archive root)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            tar.add(file, arcname=file.relative_to(path).as_posix())
-    return buffer.getvalue()
+    errors = [f for f in lint_config(found.config) if f.severity == "error"]
+    if errors:
+        raise UsageError(" ".join(f"[{f.field}] {f.message} ({f.id}). Fix: {f.fix}." for f in errors))
+    if (missing := found.local_command_missing()) is not None:
+        raise UsageError(
+            f"[algorithm.local_command] {missing!r} is not installed on this machine, so the local stand-in of "
+            f"{found.config.algorithm.image_uri} cannot run. Fix: install it (for R: apt-get install r-base-core), "
+            f"or correct algorithm.local_command"
+        )
+    if found.config.algorithm.name == AlgorithmName.CONTAINER and not found.local_command:
+        raise UsageError(
+            f"[algorithm.local_command] the local cloud cannot run the image {found.config.algorithm.image_uri} "
+            f"(no Docker): give the command that runs its training code on this machine. Fix: e.g. "
+            f"local_command: [Rscript, train.R]"
+        )
+    return found
 
 
 class LocalTrainops:
@@ -174,20 +162,20 @@ class LocalTrainops:
 
     # -- uploads -------------------------------------------------------------------------------------
     def upload_config(self, project: str, path: Path) -> str:
-        """Upload the config; a local script-mode source_dir is packed and uploaded first."""
-        s3 = self.cloud.client("s3")
-        body = path.read_bytes()
-        source = _local_source_dir(path)
-        if source is not None:
-            archive = pack_source_dir(source)
-            digest = hashlib.sha256(archive).hexdigest()[:12]
-            code_key = f"code/{project}/{digest}/sourcedir.tar.gz"
-            bucket = str(self.outputs["ArtifactsBucketName"])
-            s3.put_object(Bucket=bucket, Key=code_key, Body=archive)
-            body = _with_placeholder_source(path, f"s3://{bucket}/{code_key}")
-        key = f"config/{project}.yaml"
-        s3.put_object(Bucket=self.data_bucket, Key=key, Body=body)
-        return key
+        """Upload the config as `trainops config upload` does (a local source_dir packed into the artifacts
+        bucket first); a container's local_command is registered as its image's stand-in."""
+        found = read_config_file(path, expected_project=project)
+        if found.local_command and found.config.algorithm.image_uri:
+            local_sagemaker.register_local_command(
+                found.config.algorithm.image_uri, list(found.local_command), found.folder
+            )
+        done = upload(
+            found,
+            s3=self.cloud.client("s3"),
+            data_bucket=self.data_bucket,
+            artifacts_bucket=str(self.outputs["ArtifactsBucketName"]),
+        )
+        return done.config_uri.split("/", 3)[3]
 
     def upload_data(self, project: str, path: Path) -> str:
         """Upload a file (one run on upload) or a directory (one run when _READY lands); returns the key that
@@ -347,11 +335,13 @@ class _Tracker:
             seconds = d.get("TrainingTimeInSeconds")  # whole seconds: the exact times are better
             if d.get("TrainingStartTime") and d.get("TrainingEndTime"):
                 seconds = (d["TrainingEndTime"] - d["TrainingStartTime"]).total_seconds()
+            transitions = d.get("SecondaryStatusTransitions") or [{}]
             jobs.append(
                 {
                     "name": name,
                     "status": d["TrainingJobStatus"],
                     "secondary_status": d.get("SecondaryStatus"),
+                    "status_message": transitions[-1].get("StatusMessage"),
                     "metrics": {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", [])},
                     "seconds": seconds,
                     "failure_reason": d.get("FailureReason"),
@@ -383,6 +373,9 @@ class _Tracker:
             p.jobs_done = sum(1 for j in jobs if j["status"] in ("Completed", "Failed", "Stopped"))
             if current["secondary_status"] == "Stopped" or (current["status"] == "Stopped"):
                 p.note = "stopped early"
+            elif current["status_message"] == "Downloading the training image":
+                # locally: the framework image's environment is being built (once; later jobs reuse it)
+                p.note = "Downloading the training image (locally: building its environment, first time only)"
         return p
 
     def summary(self, arn: str, desc: dict[str, Any], project: str, elapsed: float) -> RunSummary:
@@ -398,6 +391,11 @@ class _Tracker:
         s.tuning_job = record.get("tuning_job")
         jobs = self._jobs(record)
         s.training_jobs = [{"name": j["name"], "status": j["status"], "seconds": j["seconds"]} for j in jobs]
+        notes = [local_sagemaker.local_notes(j["name"]) for j in jobs]
+        s.framework_environment = next(
+            (n["framework_environment"] for n in notes if "framework_environment" in n), None
+        )
+        s.traceback = next((n["traceback"] for n in notes if "traceback" in n), None)
         in_jobs = _tuning_seconds(self.app, s.tuning_job) if s.tuning_job else sum(j["seconds"] or 0 for j in jobs)
         s.job_seconds = round(in_jobs + _processing_seconds(self.app, record), 3)
         s.controller_overhead_s = round(max(0.0, elapsed - s.job_seconds), 3)
@@ -411,11 +409,15 @@ class _Tracker:
             s.model_package_arn = reg["model_package_arn"]
             s.approval_status = reg["approval_status"]
             s.approval_reason = reg["reason"]
-            s.objective = {
-                "name": reg["objective_metric"],
-                "value": reg["objective_value"],
-                "direction": plan.get("objective_direction"),
-            }
+            s.objective = (
+                {
+                    "name": reg["objective_metric"],
+                    "value": reg["objective_value"],
+                    "direction": plan.get("objective_direction"),
+                }
+                if reg.get("objective_value") is not None
+                else None
+            )
             if reg.get("champion_arn"):
                 s.champion = {"arn": reg["champion_arn"], "value": reg.get("champion_value")}
             s.artifact = reg["model_artifact"]
