@@ -258,8 +258,13 @@ def test_grid_and_hyperband_strategies_run(sm: Any, tuner: LocalTuner) -> None:
         },
     )
     name = run_tuning(sm, tuner, grid, "run-grid")["tuning_job_name"]
-    tried = {tuple(sorted(s["TunedHyperParameters"].items())) for s in children(sm, name)}
-    assert tried == {(("eta", e), ("max_depth", d)) for e in ("0.1", "0.3") for d in ("2", "3")}
+    tried = [tuple(sorted(s["TunedHyperParameters"].items())) for s in children(sm, name)]
+    assert sorted(tried) == sorted((("eta", e), ("max_depth", d)) for e in ("0.1", "0.3") for d in ("2", "3"))
+    # the grid's size of jobs, every one completed, and the tuning job ends Completed with a best job
+    job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["TrainingJobStatusCounters"]["Completed"] == 4
+    assert job["BestTrainingJob"]["TrainingJobName"]
     hyperband = tuning_config(strategy="Hyperband", hyperband={"min_resource": 2, "max_resource": 25}, max_jobs=6)
     name = run_tuning(sm, tuner, hyperband, "run-hb")["tuning_job_name"]
     job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

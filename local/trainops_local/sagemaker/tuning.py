@@ -234,7 +234,7 @@ class LocalTuningJob:
             return optuna.samplers.RandomSampler(seed=self.seed)
         if self.strategy == "Grid":
             space = {p.name: list(p.values) for p in self.params}
-            return optuna.samplers.GridSampler(space, seed=self.seed)
+            return _AskTellGridSampler(space, seed=self.seed)
         return optuna.samplers.TPESampler(seed=self.seed, multivariate=True)
 
     def _pruner(self) -> optuna.pruners.BasePruner:
@@ -539,6 +539,15 @@ def _outcome_value(outcome: TrainingOutcome, name: str) -> float | None:
 
 
 # --- the registry and the moto patches --------------------------------------------------------------
+class _AskTellGridSampler(optuna.samplers.GridSampler):
+    """optuna's grid, driven by ask/tell: its ``after_trial`` calls ``study.stop()`` once the grid is covered,
+    which only works inside ``study.optimize``. The tuner runs exactly the grid's size of jobs, as SageMaker's
+    Grid strategy does, so nothing needs stopping."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        del study, trial, state, values
+
+
 class LocalTuner:
     """All local tuning jobs of this process."""
 
