@@ -108,6 +108,7 @@ out["cwd"] = os.getcwd()
 out["executable"] = sys.executable
 out["version"] = "%d.%d" % sys.version_info[:2]
 import pandas, sklearn, sagemaker_training.environment
+import sagemaker_containers.beta.framework  # the image ships the older toolkit too
 out["pandas"] = pandas.__version__
 out["sklearn"] = sklearn.__version__
 env = sagemaker_training.environment.Environment()
