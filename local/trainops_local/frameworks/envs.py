@@ -125,6 +125,8 @@ class FrameworkEnv:
                 f"Python {self.python_version} instead of the image's Python {self.spec.python} "
                 f"(no Python {self.spec.python} on this machine)"
             )
+        if self.spec.note:
+            notes.append(self.spec.note)
         return notes + list(self.substitutions)
 
     def describe(self) -> dict[str, Any]:
