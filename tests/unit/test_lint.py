@@ -135,8 +135,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "TUNE-E019": (with_("tuning.ranges", {}), CLEAN),
     "TUNE-E020": (
-        with_("problem", {"objective_metric": "validation:score"}),
-        with_("problem", {"objective_metric": "validation:score", "objective_direction": "Maximize"}),
+        with_("problem", {"objective_metric": "validation:widgets"}),
+        with_("problem", {"objective_metric": "validation:widgets", "objective_direction": "Maximize"}),
     ),
     "TUNE-W001": (
         with_("tuning.ranges", {n: rng(0.1, 0.2) for n in ("gamma", "subsample", "colsample_bytree", "x", "y", "z")}),

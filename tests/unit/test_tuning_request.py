@@ -331,7 +331,7 @@ def test_objective_resolution_order() -> None:
     with pytest.raises(ConfigInvalid):
         resolve_objective(config(BAYES))  # nothing to go on, and no plan
     with pytest.raises(ConfigInvalid):
-        resolve_objective(config({**BAYES, "objective": {"metric": "validation:score"}}))
+        resolve_objective(config({**BAYES, "objective": {"metric": "validation:widgets"}}))
 
 
 # --- names ------------------------------------------------------------------------------------------

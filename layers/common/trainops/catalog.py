@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from trainops import image_uris
 from trainops.config import AlgorithmName, InputMode, ProblemType
 from trainops.errors import AlgorithmNotSupported
+from trainops.objective import Direction
 
 
 @dataclass(frozen=True)
 class Objective:
     metric: str
-    direction: str  # Maximize | Minimize
+    direction: Direction
 
 
 @dataclass(frozen=True)

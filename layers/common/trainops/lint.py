@@ -33,6 +33,7 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
   CONF-E002 an image version (algorithm.version / framework_version) that SageMaker does not have
   CONF-E003 script mode without an s3://.../sourcedir.tar.gz (the CLI packs a local folder first)
   CONF-E004 what a built-in algorithm cannot read (a header row, a content type)
+  CONF-E005 a script's or container's objective that is not among its metric definitions, or of unknown direction
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, ProjectConfig
 from trainops.errors import ConfigInvalid
+from trainops.objective import configured as configured_objective
+from trainops.objective import direction_of, for_own_code
 from trainops.tuning import (
     MAX_CATEGORICAL_VALUES,
     MAX_HYPERPARAMETER_VALUE,
@@ -57,7 +61,6 @@ from trainops.tuning import (
     MAX_WARM_START_PARENTS,
     TERMINAL_TUNING_STATUSES,
     grid_size,
-    infer_direction,
     job_hyperparameter_names,
     resolve_objective,
 )
@@ -456,9 +459,9 @@ def _warm_start_rules(tuning: TuningConfig) -> list[Finding]:
     return out
 
 
-def _objective_rules(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
+def _objective_rules(config: ProjectConfig) -> list[Finding]:
     out: list[Finding] = []
-    metric = tuning.objective.metric or config.problem.objective_metric
+    metric, direction = configured_objective(config)
     if metric is not None and len(metric) > MAX_METRIC_NAME:
         out.append(
             _error(
@@ -482,8 +485,7 @@ def _objective_rules(config: ProjectConfig, tuning: TuningConfig) -> list[Findin
                 "script prints every epoch",
             )
         )
-    direction = tuning.objective.direction or config.problem.objective_direction
-    inferred = infer_direction(metric) if metric else None
+    inferred = direction_of(metric, spec_for(config.algorithm.name).metrics) if metric else None
     if direction is not None and inferred is not None and direction != inferred:
         out.append(
             _warning(
@@ -692,6 +694,11 @@ def _config_rules(config: ProjectConfig) -> list[Finding]:
     def error(id_: str, field: str, message: str, fix: str) -> None:
         findings.append(Finding(id=f"CONF-E{id_}", severity="error", field=field, message=message, fix=fix))
 
+    if algo.brings_own_code:
+        try:
+            for_own_code(config)
+        except ConfigInvalid as exc:
+            error("005", exc.field or "problem.objective_metric", str(exc), exc.fix or "")
     if algo.name == AlgorithmName.SCRIPT and algo.framework is not None:
         key = FRAMEWORK_IMAGE_KEY[algo.framework]
         version = image_version(key, algo.framework_version)
@@ -753,7 +760,7 @@ def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, An
         *_strategy_rules(tuning),
         *_budget_rules(tuning),
         *_warm_start_rules(tuning),
-        *_objective_rules(config, tuning),
+        *_objective_rules(config),
         *_static_value_rules(config, tuning),
         *_too_many_ranges(config, tuning),
         *_range_advice(config, tuning),

@@ -22,6 +22,9 @@ from trainops.config import AlgorithmName, InputMode, ProblemType, ProjectConfig
 from trainops.errors import AlgorithmNotSupported, ConfigInvalid
 from trainops.inference import Sample, infer_problem, read_sample
 from trainops.models import Inference, RunRequest, TrainingPlan
+from trainops.objective import configured as configured_objective
+from trainops.objective import direction_of
+from trainops.objective import for_own_code as objective_for_own_code
 
 XGB_OBJECTIVES = {
     ProblemType.BINARY: "binary:logistic",
@@ -191,7 +194,9 @@ def _plan_own_code(request: RunRequest, config: ProjectConfig, region: str) -> T
             fix="name the dataset's folders (a single uploaded file is the train channel)",
         )
     problem = config.problem.type
-    objective, direction = _own_code_objective(config, inferred)
+    resolved = objective_for_own_code(config)
+    inferred += [Inference(field=f, value=v, reason=r) for f, v, r in resolved.notes]
+    objective, direction = resolved.metric, resolved.direction
     image, version, inference_image, environment = _own_code_images(config, region)
     return TrainingPlan(
         algorithm=algo.name.value,
@@ -212,47 +217,6 @@ def _plan_own_code(request: RunRequest, config: ProjectConfig, region: str) -> T
         needs_split=needs_split,
         tune=config.tuning is not None,
     )
-
-
-def _own_code_objective(config: ProjectConfig, inferred: list[Inference]) -> tuple[str | None, str | None]:
-    metric = config.problem.objective_metric or (config.tuning.objective.metric if config.tuning else None)
-    direction: str | None = config.problem.objective_direction or (
-        config.tuning.objective.direction if config.tuning else None
-    )
-    definitions = config.algorithm.metric_definitions
-    defined = {m.name for m in definitions}
-    if metric is None and definitions:
-        chosen = next((m for m in definitions if "valid" in m.name), definitions[0])
-        metric = chosen.name
-        inferred.append(
-            Inference(
-                field="problem.objective_metric",
-                value=metric,
-                reason="the first validation metric among algorithm.metric_definitions",
-            )
-        )
-    if metric is None:
-        inferred.append(
-            Inference(
-                field="problem.objective_metric",
-                value="none",
-                reason="no algorithm.metric_definitions: the model is registered for manual approval, with no "
-                "objective to compare",
-            )
-        )
-        return None, None
-    if metric not in defined:
-        raise ConfigInvalid(
-            f"objective metric {metric!r} is not among algorithm.metric_definitions",
-            field="problem.objective_metric",
-            fix="add a metric definition with that name and a regex that captures its value",
-        )
-    if direction is None:
-        direction = _guess_direction(metric)
-        inferred.append(
-            Inference(field="problem.objective_direction", value=direction, reason=f"{metric} is a {direction} metric")
-        )
-    return metric, direction
 
 
 def _own_code_images(config: ProjectConfig, region: str) -> tuple[str | None, str | None, str | None, dict[str, str]]:
@@ -320,9 +284,7 @@ def _objective(
     config: ProjectConfig, spec: AlgorithmSpec, problem: ProblemType, inferred: list[Inference]
 ) -> tuple[str, str]:
     """A built-in algorithm's objective: the configured one if the algorithm emits it, else its default."""
-    metric = config.problem.objective_metric or (config.tuning.objective.metric if config.tuning else None)
-    tuning_direction = config.tuning.objective.direction if config.tuning else None
-    direction: str | None = config.problem.objective_direction or tuning_direction
+    metric, direction = configured_objective(config)
     if metric is None:
         default = spec.objectives[problem]
         metric, direction = default.metric, direction or default.direction
@@ -340,17 +302,12 @@ def _objective(
             fix=f"use one of {', '.join(sorted(m for m in spec.metrics if m.startswith('validation:')))}",
         )
     if direction is None:
-        direction = spec.metrics[metric]
+        direction = direction_of(metric, spec.metrics)
+        assert direction is not None  # every metric of a built-in algorithm's table has one
         inferred.append(
             Inference(field="problem.objective_direction", value=direction, reason=f"{metric} is a {direction} metric")
         )
     return metric, direction
-
-
-def _guess_direction(metric: str) -> str:
-    lowered = metric.lower()
-    minimize = ("loss", "error", "rmse", "mse", "mae", "logloss")
-    return "Minimize" if any(word in lowered for word in minimize) else "Maximize"
 
 
 def _image(config: ProjectConfig, spec: AlgorithmSpec, region: str) -> tuple[str | None, str | None]:

@@ -18,11 +18,13 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainops.catalog import spec_for
+from trainops.config import AlgorithmName, ProblemType
 from trainops.errors import (
     AwsThrottled,
     ConfigInvalid,
@@ -30,6 +32,8 @@ from trainops.errors import (
     NoModelProduced,
     QuotaExceeded,
 )
+from trainops.objective import Direction, direction_of, for_own_code
+from trainops.objective import configured as configured_objective
 from trainops.tuning_config import (
     CategoricalRange,
     IntegerRange,
@@ -42,8 +46,6 @@ from trainops.types import TAG_KEY_RE, TUNING_JOB_NAME_RE
 
 if TYPE_CHECKING:
     from trainops.config import ProjectConfig
-
-Direction = Literal["Maximize", "Minimize"]
 
 # --- AWS limits (docs/aws-facts.md; the service model wins where they differ) ---------------------
 MAX_TUNING_JOB_NAME = 32
@@ -67,22 +69,6 @@ _THROTTLING_CODES = frozenset(
 )
 
 # Metric-name fragments that tell the direction of a metric nobody gave a direction for.
-_MAXIMIZE = ("auc", "accuracy", "f1", "f_beta", "precision", "recall", "ndcg", "map", "r2", "pre@")
-_MINIMIZE = ("rmse", "mse", "mae", "mape", "logloss", "error", "loss", "nloglik", "deviance", "tweedie")
-
-# Default objective per algorithm and problem type when the config names none.
-_DEFAULT_OBJECTIVES: dict[str, dict[str, tuple[str, Direction]]] = {
-    "xgboost": {
-        "binary": ("validation:auc", "Maximize"),
-        "multiclass": ("validation:mlogloss", "Minimize"),
-        "regression": ("validation:rmse", "Minimize"),
-    },
-    "linear-learner": {
-        "binary": ("validation:roc_auc_score", "Maximize"),
-        "multiclass": ("validation:multiclass_accuracy", "Maximize"),
-        "regression": ("validation:rmse", "Minimize"),
-    },
-}
 _XGBOOST_OBJECTIVE_PROBLEM = {"binary": "binary", "multi": "multiclass", "reg": "regression"}
 
 
@@ -118,16 +104,6 @@ class WarmStartChoice(_Model):
 
 
 # --- objective --------------------------------------------------------------------------------------
-def infer_direction(metric: str) -> Direction | None:
-    """Guess Maximize/Minimize from a metric name (``validation:auc`` -> Maximize); None when unknown."""
-    name = metric.rsplit(":", 1)[-1].lower()
-    if any(token in name for token in _MINIMIZE):
-        return "Minimize"
-    if any(token in name for token in _MAXIMIZE):
-        return "Maximize"
-    return None
-
-
 def _plan_metric(plan_hyperparameters: dict[str, str] | None) -> str | None:
     """XGBoost reports ``validation:<eval_metric>``: the planner's eval_metric is the natural objective."""
     if not plan_hyperparameters or not plan_hyperparameters.get("eval_metric"):
@@ -144,25 +120,34 @@ def _problem_type(config: ProjectConfig, plan_hyperparameters: dict[str, str] | 
 
 
 def resolve_objective(config: ProjectConfig, plan_hyperparameters: dict[str, str] | None = None) -> ResolvedObjective:
-    """The tuning objective: ``tuning.objective`` > ``problem`` > the planner's eval_metric > a default.
+    """The objective a tuning job of this config optimises, as planning resolves it (``trainops.objective``):
+    ``tuning.objective`` > ``problem`` > the planner's eval_metric > the algorithm's default for the problem.
 
     Raises ConfigInvalid when neither the config nor the plan tells the metric or its direction.
     """
-    tuning = config.tuning or TuningConfig()
-    algorithm = str(config.algorithm.name)
-    metric = tuning.objective.metric or config.problem.objective_metric
-    if metric is None and algorithm == "xgboost":
+    if config.algorithm.brings_own_code:
+        own = for_own_code(config)
+        if own.metric is None or own.direction is None:
+            raise ConfigInvalid(
+                "tuning needs an objective metric: the config has no algorithm.metric_definitions",
+                field="tuning.objective.metric",
+                fix="add a metric definition (name + regex over the job's log) and name it as the objective",
+            )
+        return ResolvedObjective(metric=own.metric, direction=own.direction)
+    metric, direction = configured_objective(config)
+    spec = spec_for(config.algorithm.name)
+    if metric is None and config.algorithm.name == AlgorithmName.XGBOOST:
         metric = _plan_metric(plan_hyperparameters)
-    default = _DEFAULT_OBJECTIVES.get(algorithm, {}).get(_problem_type(config, plan_hyperparameters) or "")
-    if metric is None and default is not None:
-        metric = default[0]
+    problem = _problem_type(config, plan_hyperparameters)
+    if metric is None and problem is not None and spec.objectives:
+        metric = spec.objectives[ProblemType(problem)].metric
     if metric is None:
         raise ConfigInvalid(
             "tuning needs an objective metric and none is given or can be inferred",
             field="tuning.objective.metric",
             fix="set tuning.objective.metric (e.g. validation:auc) and tuning.objective.direction",
         )
-    direction = tuning.objective.direction or config.problem.objective_direction or infer_direction(metric)
+    direction = direction or direction_of(metric, spec.metrics)
     if direction is None:
         raise ConfigInvalid(
             f"cannot tell whether objective metric {metric!r} is to be maximised or minimised",
@@ -388,12 +373,14 @@ def build_tuning_request(
     tuning_job_name: str,
     warm_start: WarmStartChoice | None = None,
     tags: list[dict[str, str]] | None = None,
+    objective: ResolvedObjective | None = None,
 ) -> dict[str, Any]:
-    """The full ``CreateHyperParameterTuningJob`` request (pure: no I/O)."""
+    """The full ``CreateHyperParameterTuningJob`` request (pure: no I/O). ``objective`` is the run plan's, so
+    the search optimises what the registry compares; without it, it is resolved from the config the same way."""
     if config.tuning is None:
         raise ConfigInvalid("the project config has no tuning section", field="tuning", fix="add a tuning: section")
     tuning = config.tuning
-    objective = resolve_objective(config, plan_training_request.get("HyperParameters"))
+    objective = objective or resolve_objective(config, plan_training_request.get("HyperParameters"))
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": tuning_job_name,
         "HyperParameterTuningJobConfig": tuning_job_config(tuning, objective),
@@ -656,6 +643,7 @@ def start_tuning(
     run_id: str,
     project: str,
     sagemaker_client: Any,
+    objective: ResolvedObjective | None = None,
 ) -> dict[str, Any]:
     """Create the run's hyperparameter tuning job and say which warm start it got and why.
 
@@ -671,6 +659,7 @@ def start_tuning(
         config,
         tuning_job_name=name,
         tags=tuning_tags(plan_training_request, project=project, run_id=run_id),
+        objective=objective,
     )
     warm = choose_warm_start(config, request, project=project, sagemaker_client=sagemaker_client)
     if warm.request() is not None:
@@ -685,12 +674,12 @@ def start_tuning(
         if existing is None:
             raise _translate(exc) from exc
         arn, adopted = existing["HyperParameterTuningJobArn"], True
-    objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    sent = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     return {
         "tuning_job_name": name,
         "tuning_job_arn": arn,
         "adopted": adopted,
-        "objective": {"metric": objective["MetricName"], "direction": objective["Type"]},
+        "objective": {"metric": sent["MetricName"], "direction": sent["Type"]},
         "warm_start": warm.model_dump(mode="json"),
     }
 

@@ -16,8 +16,16 @@ def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients)
     ledger = ledger_for(settings, clients)
     name = tuning.tuning_job_name(request.project, request.run_id)
     ledger.store_token(name, "tuning", event["task_token"], request.run_id)
+    objective = None
+    if plan.objective_metric and plan.objective_direction:  # the objective the registry compares with
+        objective = tuning.ResolvedObjective(metric=plan.objective_metric, direction=plan.objective_direction)
     started = tuning.start_tuning(
-        body, config, run_id=request.run_id, project=request.project, sagemaker_client=clients.sagemaker
+        body,
+        config,
+        run_id=request.run_id,
+        project=request.project,
+        sagemaker_client=clients.sagemaker,
+        objective=objective,
     )
     ledger.update_run(request.run_id, {"tuning_job": name, "warm_start": json.dumps(started.get("warm_start"))})
     if started.get("adopted"):
