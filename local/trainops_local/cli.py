@@ -109,6 +109,9 @@ def _local_run(args: argparse.Namespace) -> int:
     except UsageError as exc:
         _error(str(exc), as_json=args.json)
         return 2
+    except TimeoutError as exc:  # no execution started for the upload
+        _error(str(exc), as_json=args.json, status="NOT_STARTED")
+        return 1
     finally:
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -173,9 +176,9 @@ def _config_upload(args: argparse.Namespace) -> int:
     return 0
 
 
-def _error(message: str, *, as_json: bool) -> None:
+def _error(message: str, *, as_json: bool, status: str = "INVALID_INPUT") -> None:
     if as_json:
-        print(json.dumps({"status": "INVALID_INPUT", "error": message}))
+        print(json.dumps({"status": status, "error": message}))
     else:
         print(f"error: {message}", file=sys.stderr)
 

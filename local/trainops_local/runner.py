@@ -88,8 +88,10 @@ def check_inputs(project: str, data: Path, config: Path | None) -> ConfigFile | 
         raise UsageError(f"--data {data}: no such file or directory")
     if data.is_file() and data.stat().st_size == 0:
         raise UsageError(f"--data {data}: the file is empty")
-    if data.is_dir() and not any(p.is_file() and not p.name.startswith((".", "_")) for p in data.rglob("*")):
-        raise UsageError(f"--data {data}: the directory holds no data files")
+    if data.is_dir() and not any(
+        p.is_file() and not p.name.startswith((".", "_")) and p.stat().st_size > 0 for p in data.rglob("*")
+    ):
+        raise UsageError(f"--data {data}: the directory holds no data files (only empty, hidden or marker files)")
     if config is None:
         return None
     if not config.is_file():
@@ -261,8 +263,12 @@ class LocalTrainops:
             if desc["status"] in TERMINAL_EXECUTION_STATUSES:
                 break
             if time.monotonic() > deadline:
-                sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"no result after {timeout:.0f}s")
-                raise TimeoutError(f"execution {arn} did not finish within {timeout:.0f}s (stopped)")
+                cause = f"no result within --timeout {timeout:g} s: the execution was stopped"
+                sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=cause)
+                desc = sfn.describe_execution(executionArn=arn)
+                summary = tracker.summary(arn, desc, project, time.monotonic() - start)
+                summary.status, summary.error, summary.cause = "TIMED_OUT", "LocalTimeout", cause
+                return summary
             time.sleep(0.1)
         self.cloud.wait_idle(30)
         local_sagemaker.wait_idle(30)

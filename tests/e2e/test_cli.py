@@ -137,3 +137,51 @@ def test_config_validate_command_reports_findings(tmp_path):
     result = trainops("config", "validate", str(bad), "--json")
     assert result.returncode == 2
     assert "ranges.eta" in result.stdout
+
+
+def test_timeout_stops_the_run_and_says_so_in_json(tmp_path):
+    config = tmp_path / "slow.yaml"
+    config.write_text("project: slow\nalgorithm:\n  hyperparameters: {num_round: 1000000}\n")
+    result = trainops(
+        "local", "run", "--project", "slow", "--data", str(DATA), "--config", str(config), "--json", "--timeout", "4"
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "TIMED_OUT"
+    assert summary["error"] == "LocalTimeout"
+    assert "--timeout 4" in summary["cause"]
+
+
+def test_a_data_directory_of_empty_files_exits_2_before_anything_starts(tmp_path):
+    (tmp_path / "ds" / "train").mkdir(parents=True)
+    (tmp_path / "ds" / "train" / "part-0.csv").write_bytes(b"")
+    result = trainops("local", "run", "--project", "empty", "--data", str(tmp_path / "ds"), "--json", timeout=60)
+    assert result.returncode == 2
+    assert "holds no data files" in json.loads(result.stdout)["error"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"project: demo\nalgorithm: [unclosed\n", "not valid YAML"),
+        (b"project: demo\ndescription: caf\xe9\n", "not UTF-8"),
+        (b"project: demo\ndescription: '" + b"x" * 33000 + b"'\n", "larger than 32 KiB"),
+        (
+            b"project: demo\nalgorithm: {name: script, framework: sklearn, entry_point: t.py, source_dir: nowhere}\n",
+            "source_dir",
+        ),
+    ],
+)
+def test_bad_config_files_exit_2_with_json_from_both_commands(tmp_path, content, words):
+    config = tmp_path / "demo.yaml"
+    config.write_bytes(content)
+    run = trainops(
+        "local", "run", "--project", "demo", "--data", str(DATA), "--config", str(config), "--json", timeout=60
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    assert words in json.loads(run.stdout)["error"]
+    validate = trainops("config", "validate", str(config), "--json", timeout=60)
+    assert validate.returncode == 2, validate.stdout + validate.stderr
+    assert words in json.loads(validate.stdout)[0]["message"]

@@ -7,10 +7,11 @@ import tarfile
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
+from trainops.errors import AwsThrottled, IncrementalTrainingNotSupported, InvalidTrainingRequest, QuotaExceeded
 from trainops.processing import split_outputs, split_prefix
-from trainops.training import BaseModel, build_training_request, seed_checkpoint
+from trainops.training import BaseModel, build_training_request, create_training_job, seed_checkpoint
 
 from tests.helpers import ARTIFACTS_BUCKET, ROLE_ARN, XGB_IMAGE, config, plan, run_request
 
@@ -228,3 +229,20 @@ def test_distribution_needs_script_mode_with_a_distributed_framework():
     with pytest.raises(AlgorithmNotSupported) as info:
         plan_training(run_request(cfg), cfg, region="us-east-1", s3=None)
     assert info.value.field == "resources.distribution"
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ThrottlingException", AwsThrottled),
+        ("InternalFailure", AwsThrottled),
+        ("ResourceLimitExceeded", QuotaExceeded),
+    ],
+)
+def test_create_training_job_refusals_become_typed_errors(code: str, error: type) -> None:
+    class Refusing:
+        def create_training_job(self, **body: object) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "no"}}, "CreateTrainingJob")
+
+    with pytest.raises(error):
+        create_training_job({"TrainingJobName": "x"}, Refusing())

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
 from trainops.config import ProjectConfig, parse_config
-from trainops.errors import ConfigInvalid, InvalidTrainingRequest, NoModelProduced
+from trainops.errors import AwsThrottled, ConfigInvalid, InvalidTrainingRequest, NoModelProduced, QuotaExceeded
 from trainops.tuning import (
     ALGORITHM_SPEC_MEMBERS,
     DEFINITION_MEMBERS,
@@ -419,12 +419,20 @@ class FakeSageMaker:
         return copy.deepcopy(self.training[TrainingJobName])
 
     def list_training_jobs_for_hyper_parameter_tuning_job(self, **kw: Any) -> dict[str, Any]:
+        """As AWS answers: filtered by status, sorted by SortBy/SortOrder, at most MaxResults."""
         jobs = [
             j
             for j in self.children.get(kw["HyperParameterTuningJobName"], [])
             if j["TrainingJobStatus"] == kw.get("StatusEquals", j["TrainingJobStatus"])
         ]
-        return {"TrainingJobSummaries": jobs}
+        if kw.get("SortBy") == "FinalObjectiveMetricValue":
+            scored = [j for j in jobs if "FinalHyperParameterTuningJobObjectiveMetric" in j]
+            scored.sort(
+                key=lambda j: j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                reverse=kw.get("SortOrder", "Descending") == "Descending",
+            )
+            jobs = scored + [j for j in jobs if j not in scored]
+        return {"TrainingJobSummaries": jobs[: kw.get("MaxResults", 10)]}
 
 
 def _new_job(cfg: ProjectConfig, plan: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -561,3 +569,56 @@ def test_read_tuning_outcome_without_a_completed_job_is_no_model_with_the_reason
     assert "without a completed training job (3 failed, 1 stopped" in message
     assert "AlgorithmError: bad label column" in message
     assert message.count("bad label column") == 1
+
+
+def _child(name: str, status: str, value: float | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "TrainingJobName": name,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "TrainingJobStatus": status,
+        "TunedHyperParameters": {"eta": "0.1"},
+    }
+    if value is not None:
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {"MetricName": "validation:auc", "Value": value}
+    return summary
+
+
+def test_a_stopped_best_job_gives_way_to_the_best_completed_one() -> None:
+    # Given a tuning job whose BestTrainingJob was early-stopped, and completed jobs listed in no order
+    sm = FakeSageMaker()
+    stopped = _child("churn-x-001", "Stopped", 0.99)
+    name = _finished(sm, {"Completed": 3, "Stopped": 1}, stopped)
+    sm.children[name] = [
+        _child("churn-x-002", "Completed", 0.91),
+        stopped,
+        _child("churn-x-003", "Completed", 0.95),
+        _child("churn-x-004", "Completed", 0.93),
+    ]
+    for child in sm.children[name]:
+        sm.training[child["TrainingJobName"]] = {
+            "TrainingJobArn": child["TrainingJobArn"],
+            "HyperParameters": {"eta": "0.1"},
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://art/{child['TrainingJobName']}/model.tar.gz"},
+        }
+    # When its outcome is read
+    outcome = read_tuning_outcome(name, sm)
+    # Then the model registered is the best *completed* job's (SageMaker's sort, as asked for)
+    assert outcome["best_training_job_name"] == "churn-x-003"
+    assert outcome["objective"]["value"] == 0.95
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ThrottlingException", AwsThrottled),
+        ("ServiceUnavailable", AwsThrottled),
+        ("ResourceLimitExceeded", QuotaExceeded),
+    ],
+)
+def test_aws_refusals_become_the_errors_the_state_machine_retries_or_reports(code: str, error: type) -> None:
+    class Refusing(FakeSageMaker):
+        def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, Any]:
+            raise _client_error(code, "CreateHyperParameterTuningJob")
+
+    with pytest.raises(error):
+        start_tuning(plan_request(), config(BAYES), run_id=RUN, project="churn", sagemaker_client=Refusing())

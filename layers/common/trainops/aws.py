@@ -39,6 +39,7 @@ THROTTLING_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "RequestThrottled",
         "SlowDown",
+        "InternalFailure",
     }
 )
 

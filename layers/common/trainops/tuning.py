@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainops.aws import error_code, translate
 from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, ProblemType
 from trainops.errors import (
-    AwsThrottled,
     ConfigInvalid,
     InvalidTrainingRequest,
     NoModelProduced,
-    QuotaExceeded,
 )
 from trainops.objective import Direction, direction_of, for_own_code
 from trainops.objective import configured as configured_objective
@@ -64,9 +63,6 @@ TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 # How many of the project's most recent terminal tuning jobs auto warm start looks at (one Describe each).
 WARM_START_LOOKBACK = 20
 
-_THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceUnavailable", "InternalFailure"}
-)
 
 # Metric-name fragments that tell the direction of a metric nobody gave a direction for.
 _XGBOOST_OBJECTIVE_PROBLEM = {"binary": "binary", "multi": "multiclass", "reg": "regression"}
@@ -612,15 +608,11 @@ def _explicit_warm_start(ws: WarmStartConfig, new_job: dict[str, Any], sagemaker
 
 # --- adapters ---------------------------------------------------------------------------------------
 def _translate(exc: ClientError) -> Exception:
-    code = exc.response.get("Error", {}).get("Code", "")
-    message = exc.response.get("Error", {}).get("Message", str(exc))
-    if code in _THROTTLING_CODES:
-        return AwsThrottled(f"SageMaker throttled or unavailable: {message}")
-    if code == "ResourceLimitExceeded":
-        return QuotaExceeded(message, fix="raise the SageMaker quota or lower tuning.max_parallel_jobs")
-    if code == "ValidationException":
+    """The shared translation (throttling, quotas), plus what a tuning request's ValidationException means."""
+    if error_code(exc) == "ValidationException":
+        message = exc.response.get("Error", {}).get("Message", str(exc))
         return InvalidTrainingRequest(message, field="tuning", fix="run `trainops config validate` on the config")
-    return exc
+    return translate(exc, "SageMaker")
 
 
 def raise_on_lint_errors(config: ProjectConfig) -> None:
