@@ -2,8 +2,8 @@
 
 For each dataset and seed, a 30-job Bayesian parent tuning runs on the local cloud. Then, on the same
 data and image, two 20-job Bayesian tunings run with another seed: one warm-started from the parent
-(IdenticalDataAndAlgorithm: the parent's results seed the study and its best configuration is
-re-evaluated first) and one cold. For each, the number of
+(IdenticalDataAndAlgorithm: the parent's results seed the study as observations; nothing is re-run) and one
+cold. For each, the number of
 training jobs until its best objective comes within TOLERANCE of the parent's best is counted (a run
 that never gets there counts its whole budget + 1). Reported: mean jobs warm / cold.
 

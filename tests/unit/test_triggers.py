@@ -49,6 +49,17 @@ def test_duplicate_events_give_the_same_run_id(s3):
     assert a.run_id == b.run_id
 
 
+@pytest.mark.parametrize("key", ["data/demo/train.csv", "data/demo/ds1/_READY"])
+def test_an_upload_re_announced_with_another_event_time_is_the_same_run(s3, key):
+    s3.put_object(Bucket=DATA_BUCKET, Key="data/demo/ds1/part-0.csv", Body=csv_rows())
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=csv_rows() if key.endswith(".csv") else b"")
+    first, _ = run(s3_event(key), s3)
+    later = s3_event(key)
+    later["time"] = "2026-11-27T08:30:00Z"  # the same object version, announced again a day later
+    again, _ = run(later, s3)
+    assert first.run_id == again.run_id
+
+
 def test_keys_with_spaces_plus_and_unicode_are_used_as_stored(s3):
     key = "data/demo/red flower+1 é.csv"
     s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=csv_rows())

@@ -274,10 +274,24 @@ def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s
     if where.kind == "file" and obj.get("size") == 0:
         raise DatasetError(f"s3://{bucket}/{key} is empty (0 bytes)", field="detail.object.size", fix="upload data")
     dataset = inspect_dataset(_with_bucket(where, bucket, version_id if where.kind == "file" else None), s3)
+    # A run's identity is the object (bucket, key, version or sequencer), never the event: the same upload
+    # announced twice, even with another event time, is one run. Its time part is the object's, for sorting.
     identity = (bucket, key, version_id or obj.get("sequencer") or obj.get("etag") or "")
-    run_id = run_id_for(_parse_time(event.get("time")), *identity)
+    run_id = run_id_for(_object_time(s3, bucket, key, version_id) or _parse_time(event.get("time")), *identity)
     trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.get("sequencer")})
     return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
+
+
+def _object_time(s3: Any, bucket: str, key: str, version_id: str | None) -> datetime | None:
+    """When the object (the file, or a dataset's marker) was written; None when it cannot be read."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    try:
+        modified = s3.head_object(**kwargs).get("LastModified")
+    except ClientError:
+        return None
+    return modified if isinstance(modified, datetime) else None
 
 
 def _from_schedule(event: dict[str, Any], *, execution: str, data_bucket: str, s3: Any) -> Any:

@@ -13,7 +13,9 @@ SageMaker's median stopping rule: after epoch *e* a job whose objective is worse
 running averages up to *e* of the jobs that have already ended is stopped (status ``Stopped``). A stopped
 job's last objective is its final objective, counted as ``Succeeded`` in ``ObjectiveStatusCounters`` and,
 as that counter says, used by the search (told to optuna as an observation). Warm start seeds the study with
-the parents' finished training jobs and re-evaluates the parents' best configuration first.
+the parents' finished training jobs as observations; it does not re-run the parents' best configuration,
+which SageMaker does not document doing (the registry's champion comparison is what protects a project from a
+worse model).
 """
 
 from __future__ import annotations
@@ -256,19 +258,10 @@ class LocalTuningJob:
     def _warm_start(self, study: optuna.Study) -> None:
         warm = self.request.get("WarmStartConfig") or {}
         parents = [p["HyperParameterTuningJobName"] for p in warm.get("ParentHyperParameterTuningJobs") or []]
-        best: tuple[float, dict[str, Any]] | None = None
         for parent in parents:
             for params, value in self._parent_results(parent):
                 study.add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions, value=value))
                 self.warm_started += 1
-                better = best is None or (value > best[0] if self.maximize else value < best[0])
-                if better:
-                    best = (value, params)
-        if best is not None:
-            # Re-evaluate the parents' best first: with new data (TransferLearning) it is the natural first
-            # guess; with identical data it guarantees this job's BestTrainingJob, the model trainops
-            # registers, is never worse than the parents' (deterministic training reproduces it).
-            study.enqueue_trial(best[1])
 
     def _parent_results(self, parent: str) -> list[tuple[dict[str, Any], float]]:
         record = self.backend.hyper_parameter_tuning_jobs.get(parent)
