@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from trainops.config import ProjectConfig, parse_config
+from trainops.config import ProjectConfig, parse_config, parse_yaml
 from trainops.errors import ConfigInvalid
 
 PLACEHOLDER_SOURCE = "s3://local-placeholder/code/sourcedir.tar.gz"
-MAX_CONFIG_BYTES = 32 * 1024
 SKIPPED = ("__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store")
 
 
@@ -69,14 +68,7 @@ def read_config_file(path: Path, *, expected_project: str | None = None) -> Conf
         raise ConfigInvalid(
             f"{source}: {exc.strerror or exc}", field="(file)", fix="pass a readable YAML file"
         ) from exc
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigInvalid(f"{source} is larger than 32 KiB", field="(file)", fix="trim the config")
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigInvalid(f"{source} is not UTF-8 text", field="(file)", fix="save the config as UTF-8") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid(f"{source} is not valid YAML: {exc}", field="(root)", fix="fix the YAML syntax") from exc
+    data = parse_yaml(raw, source=source)  # the pipeline's reader: size, UTF-8, YAML, every key once
     if not isinstance(data, dict):
         raise ConfigInvalid(f"{source} must be a YAML mapping", field="(root)", fix="start from examples/configs/")
     algorithm = data.get("algorithm") if isinstance(data.get("algorithm"), dict) else {}

@@ -21,10 +21,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from trainops.errors import ConfigInvalid
+from trainops.schedule_expression import ScheduleExpressionError, check_schedule_expression
 from trainops.tuning_config import TuningConfig
 from trainops.types import ProjectName
+
+# The config travels in the state payload (256 KB in all): keep it small. The pipeline refuses a larger config
+# before reading it (S3 ContentLength) and when parsing it; `trainops config validate` / `local run` refuse the
+# file: one limit, so what validates also runs.
+MAX_CONFIG_BYTES = 32 * 1024
 
 
 class _Strict(BaseModel):
@@ -182,6 +189,12 @@ class DataConfig(_Strict):
         "distribution, content type, compression.",
     )
 
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _null_is_none(cls, value: object) -> object:
+        # YAML reads `compression: null` (or `~`) as null, where `None` stays the string "None": both mean none.
+        return "None" if value is None else value
+
 
 class ResourcesConfig(_Strict):
     instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
@@ -213,11 +226,22 @@ class ProjectConfig(_Strict):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     schedule: str | None = Field(
         default=None,
-        pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$",
-        description="Retrain on the latest data, e.g. 'rate(7 days)' or 'cron(0 3 ? * MON *)'.",
+        description="Retrain on the latest data: an EventBridge Scheduler rate or cron expression, e.g. "
+        "'rate(7 days)', 'rate(1 day)' or 'cron(0 3 ? * MON *)' (minutes hours day-of-month month day-of-week year).",
+        json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"},
     )
     tuning: TuningConfig | None = None
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_schedule_expression(value)
+        except ScheduleExpressionError as exc:
+            raise PydanticCustomError("schedule_expression", "{reason}", {"reason": str(exc), "fix": exc.fix}) from exc
 
     @field_validator("tags")
     @classmethod
@@ -255,10 +279,11 @@ def parse_config(data: Any, *, expected_project: str | None = None, source: str 
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(root)"
+        fix = (first.get("ctx") or {}).get("fix")  # validators that know the fix say it (PydanticCustomError)
         raise ConfigInvalid(
             f"{source} is invalid: {_format_errors(exc)}",
             field=field,
-            fix="correct the field; the JSON Schema is in schemas/project-config.schema.json",
+            fix=str(fix) if fix else "correct the field; the JSON Schema is in schemas/project-config.schema.json",
         ) from exc
     if expected_project is not None and config.project != expected_project:
         raise ConfigInvalid(
@@ -269,14 +294,96 @@ def parse_config(data: Any, *, expected_project: str | None = None, source: str 
     return config
 
 
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping that names one key twice (YAML itself keeps the last silently)."""
+
+    def __init__(self, key: object, path: str, line: int, first_line: int) -> None:
+        super().__init__(None, None, f"duplicate key {key!r}")
+        self.key, self.path, self.line, self.first_line = key, path, line, first_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that repeats a key at any depth (merge keys ``<<`` may still be
+    overridden, as YAML intends). Keys are compared as constructed, so ``on:`` and ``yes:`` (both true) clash."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._root = node
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            line = key_node.start_mark.line + 1
+            if first is not None:
+                raise DuplicateKey(key, _path_to(self._root, node, key), line, first)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path_to(root: yaml.Node, target: yaml.MappingNode, key: object) -> str:
+    """The dotted path of ``key`` in ``target``, found from the document's root (for the error's field)."""
+
+    def walk(node: yaml.Node, path: list[str], seen: set[int]) -> list[str] | None:
+        if node is target:
+            return path
+        if id(node) in seen:
+            return None
+        seen.add(id(node))
+        children: list[tuple[str, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [(str(k.value), v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(str(i), v) for i, v in enumerate(node.value)]
+        for name, child in children:
+            found = walk(child, [*path, name], seen)
+            if found is not None:
+                return found
+        return None
+
+    return ".".join([*(walk(root, [], set()) or []), str(key)])
+
+
+def parse_yaml(text: str | bytes, *, source: str = "config") -> Any:
+    """The YAML document of a config (not yet validated): at most MAX_CONFIG_BYTES, UTF-8, every key once.
+
+    The one reader of config text: the pipeline (``load_config_text``) and the CLI's config files use it.
+    """
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigInvalid(
+            f"{source} is larger than 32 KiB ({len(raw)} bytes; the pipeline reads at most {MAX_CONFIG_BYTES})",
+            field="(file)",
+            fix="trim the config (comments and unused sections count too)",
+        )
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigInvalid(f"{source} is not UTF-8 text", field="(file)", fix="save the config as UTF-8") from exc
+    try:
+        return yaml.load(decoded, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKey as exc:
+        raise ConfigInvalid(
+            f"{source} sets {exc.path} twice (lines {exc.first_line} and {exc.line}); YAML would keep only the "
+            f"value on line {exc.line}",
+            field=exc.path,
+            fix=f"keep one {exc.key!s}: delete the line you do not mean",
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigInvalid(f"{source} is not valid YAML: {exc}", field="(root)", fix="fix the YAML syntax") from exc
+
+
 def load_config_text(
     text: str | bytes, *, expected_project: str | None = None, source: str = "config"
 ) -> ProjectConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid(f"{source} is not valid YAML: {exc}", field="(root)", fix="fix the YAML syntax") from exc
-    return parse_config(data, expected_project=expected_project, source=source)
+    """Parse and validate a config's text (``parse_yaml``'s checks, then the model)."""
+    return parse_config(parse_yaml(text, source=source), expected_project=expected_project, source=source)
 
 
 def json_schema() -> dict[str, Any]:

@@ -17,7 +17,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trainops.aws import error_code, translate
-from trainops.config import CHANNEL_NAME_PATTERN, ProjectConfig, default_config, load_config_text
+from trainops.config import (
+    CHANNEL_NAME_PATTERN,
+    MAX_CONFIG_BYTES,
+    ProjectConfig,
+    default_config,
+    load_config_text,
+)
 from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent
 from trainops.models import Dataset, RunRequest, Skip, Trigger
 from trainops.naming import check_project_name, digest, run_id_for
@@ -27,8 +33,6 @@ READY_MARKER = "_READY"
 CHANNEL_NAME_RE = re.compile(CHANNEL_NAME_PATTERN)
 MAX_CHANNELS = 20  # InputDataConfig, CreateTrainingJob
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
-# the config travels in the state payload (256 KB in all): keep it small
-MAX_CONFIG_BYTES = 32 * 1024
 
 
 class ManualStart(BaseModel):

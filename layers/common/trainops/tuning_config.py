@@ -12,11 +12,30 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def yaml_switch(value: object, *, off: str, allowed: str) -> object:
+    """YAML 1.1 reads an unquoted ``Off``/``off``/``no`` as false and ``On``/``on``/``yes`` as true.
+
+    For a field whose values are words like Off/Auto, false can only have meant Off: it is taken as ``off``.
+    True has no such reading (On is not a value): it is refused, saying exactly why.
+    """
+    if value is False:
+        return off
+    if value is True:
+        raise PydanticCustomError(
+            "yaml_boolean",
+            "YAML reads an unquoted On, on, yes or true as the boolean true, and On is not a value here "
+            "(one of {allowed})",
+            {"allowed": allowed, "fix": f"write one of {allowed}, in quotes (e.g. '{off}')"},
+        )
+    return value
 
 
 class Strategy(StrEnum):
@@ -107,10 +126,28 @@ class TuningConfig(_Strict):
         default=None, ge=120, le=28 * 86400, description="Whole tuning job, MaxRuntimeInSeconds."
     )
     completion_criteria: CompletionCriteria | None = None
-    early_stopping: Literal["Auto", "Off"] | None = None  # None -> Auto, or Off with Hyperband
-    warm_start: Literal["auto", "off"] | WarmStartConfig = "auto"
+    early_stopping: Literal["Auto", "Off"] | None = Field(
+        default=None,
+        description="TrainingJobEarlyStoppingType: Auto (default) or Off (forced with Hyperband). An unquoted Off, "
+        "which YAML reads as false, means Off.",
+    )
+    warm_start: Literal["auto", "off"] | WarmStartConfig = Field(
+        default="auto",
+        description="auto (earlier tuning jobs of the project), off (an unquoted off, read as false, too), or "
+        "{type, parents}.",
+    )
     hyperband: HyperbandConfig | None = None
     random_seed: int | None = Field(default=None, ge=0)
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _early_stopping_switch(cls, value: object) -> object:
+        return yaml_switch(value, off="Off", allowed="'Auto', 'Off'")
+
+    @field_validator("warm_start", mode="before")
+    @classmethod
+    def _warm_start_switch(cls, value: object) -> object:
+        return yaml_switch(value, off="off", allowed="'auto', 'off', {type, parents}")
 
     @property
     def effective_early_stopping(self) -> str:
