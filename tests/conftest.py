@@ -23,9 +23,9 @@ def trainops_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]
         yield app
 
 
-def bad_rows_in_the_middle(path: Path, *, rows: int = 4000) -> Path:
-    """A CSV whose head and tail are fine (the sample check passes) with a broken row in the middle, so the
-    training job itself fails, as it would on AWS."""
+def bad_rows_in_the_middle(path: Path, *, rows: int = 20000) -> Path:
+    """A CSV whose head and tail are fine (the sample check, which reads the first and last 64 KiB, passes) with a
+    non-numeric feature in the middle, so the training job itself fails, as it would on AWS."""
     lines = []
     for i in range(rows):
         label = i % 2

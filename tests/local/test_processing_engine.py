@@ -121,3 +121,22 @@ def test_processing_stop_and_unknown_image(s3: Any, tmp_path: Path) -> None:
     )
     assert custom.status == "Failed"
     assert "is not available locally" in (custom.failure_reason or "")
+
+
+def test_the_exit_message_is_what_the_container_wrote_to_opt_ml_output_message(s3: Any, tmp_path: Path) -> None:
+    # SageMaker returns the first 1 KB of /opt/ml/output/message as the job's ExitMessage
+    script = (
+        "import os, sys\n"
+        "out = sys.argv[sys.argv.index('--out') + 1]\n"
+        "os.makedirs(out, exist_ok=True)\n"
+        "open(os.path.join(out, 'message'), 'w').write('file a.csv line 3 has 4 columns' + 'x' * 2000)\n"
+        "sys.exit(1)\n"
+    )
+    s3.put_object(Bucket=BUCKET, Key="data/proj/ds/a.csv", Body=b"1,2\n")
+    s3.put_object(Bucket=BUCKET, Key="code/abc/split.py", Body=script.encode())
+    request = processing_request("split-msg")
+    request["AppSpecification"]["ContainerArguments"] = ["--out", "/opt/ml/output"]
+    outcome = run_processing_job(request, s3=s3, workdir=tmp_path)
+    assert outcome.status == "Failed"
+    assert (outcome.exit_message or "").startswith("file a.csv line 3 has 4 columns")
+    assert len(outcome.exit_message or "") == 1024

@@ -28,16 +28,19 @@ log = logging.getLogger(__name__)
 
 CONTAINER_ROOT = "/opt/ml/processing"
 CONFIG_ROOT = "/opt/ml/config"
+OUTPUT_ROOT = "/opt/ml/output"
+EXIT_MESSAGE_BYTES = 1024  # DescribeProcessingJob's ExitMessage: the first 1 KB of /opt/ml/output/message
 PYTHONS = ("python", "python3", "/usr/bin/python3", "/usr/local/bin/python3", "/usr/bin/python")
 
 
 class _Paths:
-    """Maps the container's /opt/ml/processing and /opt/ml/config into the work directory."""
+    """Maps the container's /opt/ml/processing, /opt/ml/config and /opt/ml/output into the work directory."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = Path(workdir)
         self.processing = self.workdir / "processing"
         self.config = self.workdir / "config"
+        self.output = self.workdir / "output"
 
     def local(self, container_path: str) -> Path:
         """Local directory of a container path (must be under /opt/ml/processing)."""
@@ -50,7 +53,19 @@ class _Paths:
 
     def rewrite(self, arg: str) -> str:
         """Rewrite every container path inside an argument."""
-        return arg.replace(CONTAINER_ROOT, str(self.processing)).replace(CONFIG_ROOT, str(self.config))
+        return (
+            arg.replace(CONTAINER_ROOT, str(self.processing))
+            .replace(CONFIG_ROOT, str(self.config))
+            .replace(OUTPUT_ROOT, str(self.output))
+        )
+
+    def exit_message(self) -> str | None:
+        """What the container wrote to /opt/ml/output/message, as SageMaker returns it (first 1 KB)."""
+        path = self.output / "message"
+        if not path.is_file():
+            return None
+        raw = path.read_bytes()[:EXIT_MESSAGE_BYTES]
+        return raw.decode("utf-8", errors="replace") or None
 
 
 def _download_inputs(s3: Any, request: dict[str, Any], paths: _Paths) -> None:
@@ -156,6 +171,7 @@ def run_processing_job(
     try:
         enter("Starting")
         paths.processing.mkdir(parents=True, exist_ok=True)
+        paths.output.mkdir(parents=True, exist_ok=True)
         argv = _argv(request, paths)
         _write_config(request, paths)
         enter("Downloading")
@@ -173,10 +189,10 @@ def run_processing_job(
         if result.returncode != 0:
             tail = "\n".join(result.stderr_tail[-10:]).strip()[-1024:]
             reason = f"AlgorithmError: exit code {result.returncode}" + (f"\n{tail}" if tail else "")
-            return finish("Failed", reason, tail or None, {})
+            return finish("Failed", reason, paths.exit_message(), {})
         enter("Uploading")
         outputs = _upload_outputs(s3, request, paths)
-        return finish("Completed", None, None, outputs)
+        return finish("Completed", None, paths.exit_message(), outputs)
     except JobFailed as exc:
         emit(exc.reason)
         return finish("Failed", exc.reason, None, {})
