@@ -19,8 +19,8 @@ from trainops.catalog import (
     spec_for,
 )
 from trainops.config import AlgorithmName, InputMode, ProblemType, ProjectConfig
-from trainops.errors import AlgorithmNotSupported, ConfigInvalid
-from trainops.inference import Sample, infer_problem, read_sample
+from trainops.errors import AlgorithmNotSupported, ConfigInvalid, DatasetError
+from trainops.inference import Sample, distinct_labels, infer_problem, read_sample, scope
 from trainops.models import Inference, RunRequest, TrainingPlan
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of
@@ -260,6 +260,38 @@ def _own_code_images(config: ProjectConfig, region: str) -> tuple[str | None, st
 
 def _problem(config: ProjectConfig, sample: Sample, inferred: list[Inference]) -> tuple[ProblemType, int | None]:
     guessed, classes, why = infer_problem(sample)
+    _check_labels(config, sample)
+    problem, classes = _problem_type(config, guessed, classes, why, inferred)
+    distinct = distinct_labels(sample)
+    if problem != ProblemType.REGRESSION and sample.whole and len(distinct) == 1:
+        raise DatasetError(
+            f"every row of {sample.uri} has the label {distinct[0]:g} ({scope(sample)}): a {problem.value} model "
+            f"needs rows of at least two classes",
+            field="dataset",
+            fix="add rows of the other class(es); labels are 0/1 for binary problems, 0..k-1 for multiclass",
+        )
+    return problem, classes
+
+
+def _check_labels(config: ProjectConfig, sample: Sample) -> None:
+    """Labels -1/+1 look binary, but binary objectives read 0/1: said before any job, unless it is regression."""
+    if distinct_labels(sample) != [-1.0, 1.0] or config.problem.type == ProblemType.REGRESSION:
+        return
+    needs = (
+        f"XGBoost's {XGB_OBJECTIVES[ProblemType.BINARY]}"
+        if config.algorithm.name == AlgorithmName.XGBOOST
+        else f"{config.algorithm.name.value} {LL_PREDICTOR[ProblemType.BINARY]}"
+    )
+    raise DatasetError(
+        f"labels are -1/+1 in {scope(sample)}; {needs} needs 0/1",
+        field="dataset",
+        fix="map -1 to 0 in the label column (or set problem.type: regression if the label is a number to predict)",
+    )
+
+
+def _problem_type(
+    config: ProjectConfig, guessed: ProblemType, classes: int | None, why: str, inferred: list[Inference]
+) -> tuple[ProblemType, int | None]:
     if config.problem.type is not None:
         problem = config.problem.type
         classes = config.problem.num_classes or (classes if problem == guessed else None)
