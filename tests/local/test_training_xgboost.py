@@ -127,6 +127,9 @@ def test_checkpoint_resume_trains_only_remaining_rounds(s3: Any, dataset: None, 
         (b"1,2,3\n0,3\n", "line 2: 2 columns, expected 3"),
         (b"1,2\n0,abc\n", "line 2 column 2: non-numeric value 'abc'"),
         (b"", "no data (empty file)"),
+        # XGBoost refuses inf and values beyond 32-bit floats: said where, never with its C++ stack
+        (b"1,2\n0,inf\n", "line 2 column 2: value 'inf' is infinite or too large"),
+        (b"1,2\n0,3\n1,-1e39\n", "line 3 column 2: value '-1e39' is infinite or too large"),
     ],
 )
 def test_bad_csv_fails_naming_channel_file_and_line(s3: Any, tmp_path: Path, body: bytes, expected: str) -> None:
@@ -138,7 +141,57 @@ def test_bad_csv_fails_naming_channel_file_and_line(s3: Any, tmp_path: Path, bod
     assert outcome.failure_reason is not None
     assert "channel 'train' file bad.csv" in outcome.failure_reason
     assert expected in outcome.failure_reason
+    assert "Stack trace" not in outcome.failure_reason and "[bt]" not in outcome.failure_reason
     assert outcome.model_artifact is None
+
+
+def test_nan_features_are_missing_values(s3: Any, tmp_path: Path) -> None:
+    body = b"".join(f"{i % 2},{'nan' if i % 5 == 0 else i},{i % 3}\n".encode() for i in range(40))
+    s3.put_object(Bucket=BUCKET, Key="data/train/t.csv", Body=body)
+    request = xgb_request("xgb-nan")
+    request["InputDataConfig"] = request["InputDataConfig"][:1]
+    outcome = run_training_job(request, s3=s3, workdir=tmp_path)
+    assert outcome.status == "Completed", outcome.failure_reason
+
+
+@pytest.mark.parametrize("mode", ["File", "Pipe"])
+def test_gzip_channel_of_plain_data_fails_naming_the_file(s3: Any, tmp_path: Path, mode: str) -> None:
+    s3.put_object(Bucket=BUCKET, Key="plain/train/t.csv", Body=b"1,2\n0,3\n")
+    request = xgb_request("xgb-notgz", mode)
+    channel = request["InputDataConfig"][0]
+    channel["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/plain/train"
+    channel["CompressionType"] = "Gzip"
+    request["InputDataConfig"] = [channel]
+    outcome = run_training_job(request, s3=s3, workdir=tmp_path)
+    assert outcome.status == "Failed"
+    assert "channel 'train' file t.csv: CompressionType is Gzip but the file is not gzip-compressed" in (
+        outcome.failure_reason or ""
+    )
+    assert "no data" not in (outcome.failure_reason or "")
+
+
+def test_labels_the_objective_refuses_fail_without_the_cpp_stack(s3: Any, tmp_path: Path) -> None:
+    s3.put_object(Bucket=BUCKET, Key="data/train/t.csv", Body=b"-1,2\n1,3\n-1,4\n1,5\n")
+    request = xgb_request("xgb-pm1")
+    request["InputDataConfig"] = request["InputDataConfig"][:1]
+    outcome = run_training_job(request, s3=s3, workdir=tmp_path)
+    assert outcome.status == "Failed"
+    reason = outcome.failure_reason or ""
+    assert reason.startswith("AlgorithmError: ") and "label must be in" in reason
+    assert "Stack trace" not in reason and "[bt]" not in reason and ".cc:" not in reason
+
+
+def test_an_undefined_metric_is_not_reported(s3: Any, tmp_path: Path) -> None:
+    # AUC of a validation set with one class is NaN: the container logs "nan", which SageMaker's metric regex
+    # never reads as a value, so the job has no validation:auc
+    s3.put_object(Bucket=BUCKET, Key="data/train/t.csv", Body=b"".join(f"{i % 2},{i}\n".encode() for i in range(20)))
+    s3.put_object(Bucket=BUCKET, Key="data/validation/v.csv", Body=b"1,2\n1,3\n1,4\n")
+    logs: list[str] = []
+    outcome = run_training_job(xgb_request("xgb-oneclass"), s3=s3, workdir=tmp_path, on_log=logs.append)
+    assert outcome.status == "Completed", outcome.failure_reason
+    assert "train:auc" in outcome.final_metrics
+    assert "validation:auc" not in outcome.final_metrics
+    assert any("validation-auc:nan" in line for line in logs)
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gzip
 import logging
 import os
 import select
+import shutil
 import struct
 import termios
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,9 @@ from trainops_local.sagemaker.types import JobFailed
 log = logging.getLogger(__name__)
 
 POLL = 0.05
+GZIP_MAGIC = b"\x1f\x8b"
+# FIFO path -> why its feeder stopped early: the reader raises it at EOF instead of taking a cut stream as the data.
+_FEED_FAILURES: dict[str, BaseException] = {}
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,38 @@ class Channel:
 def download_channel(s3: Any, channel: Channel, layout: TrainingLayout, *, gunzip: bool = False) -> list[Path]:
     """File/FastFile: every object under the channel's prefix into input/data/<channel>, as uploaded (AWS uses
     CompressionType in Pipe mode only; ``gunzip`` is the local built-in XGBoost's own reading of .gz files)."""
+    directory = layout.channel_dir(channel.name)
     try:
-        return s3io.download_prefix(s3, channel.uri, layout.channel_dir(channel.name), gunzip=gunzip)
-    except OSError as exc:  # gzip errors are OSError too
+        files = s3io.download_prefix(s3, channel.uri, directory)
+    except OSError as exc:
         raise JobFailed(f"ClientError: channel '{channel.name}': could not read {channel.uri}: {exc}") from exc
+    return [_gunzip(path, channel, directory) for path in files] if gunzip else files
+
+
+def _not_gzip(channel: Channel, name: str, start: bytes) -> JobFailed:
+    return JobFailed(
+        f"ClientError: channel '{channel.name}' file {name}: CompressionType is Gzip but the file is not "
+        f"gzip-compressed (it starts with {start[:24]!r})"
+    )
+
+
+def _gunzip(path: Path, channel: Channel, directory: Path) -> Path:
+    """Decompress a downloaded file in place (``x.csv.gz`` -> ``x.csv``), naming the file when it is not gzip."""
+    name = path.relative_to(directory).as_posix()
+    with path.open("rb") as src:
+        start = src.read(24)
+    if not start.startswith(GZIP_MAGIC):
+        raise _not_gzip(channel, name, start)
+    target = path.with_suffix("") if path.suffix == ".gz" else path.with_name(path.name + ".gunzipped")
+    try:
+        with gzip.open(path, "rb") as src, target.open("wb") as out:
+            shutil.copyfileobj(src, out, s3io.CHUNK)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise JobFailed(f"ClientError: channel '{channel.name}' file {name}: not valid gzip data ({exc})") from exc
+    path.unlink()
+    if target.suffix == ".gunzipped":
+        target = target.rename(path)
+    return target
 
 
 def fifo_path(layout: TrainingLayout, channel: str, epoch: int) -> Path:
@@ -106,6 +140,7 @@ class PipeFeeder:
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._current is not None:
+            _FEED_FAILURES.pop(str(self._current), None)
             with contextlib.suppress(FileNotFoundError):
                 self._current.unlink()
 
@@ -130,7 +165,13 @@ class PipeFeeder:
                 if fd is None:
                     return
                 try:
-                    self._feed(fd)
+                    try:
+                        self._feed(fd)
+                    except BrokenPipeError:
+                        raise
+                    except BaseException as exc:
+                        _FEED_FAILURES[str(current)] = exc  # before the close: the reader sees it at EOF
+                        raise
                     if not self._stop.is_set():
                         # The next epoch's FIFO exists before this one reaches EOF, so a reader that opens
                         # <channel>_<N+1> right after EOF on <channel>_<N> always finds it.
@@ -176,7 +217,35 @@ class PipeFeeder:
             time.sleep(0.01)
 
     def _chunks(self) -> Iterator[bytes]:
-        return s3io.stream_prefix(self.s3, self.channel.uri, gunzip=self.channel.gzip)
+        if not self.channel.gzip:
+            yield from s3io.stream_prefix(self.s3, self.channel.uri)
+            return
+        bucket, prefix = s3io.split_uri(self.channel.uri)
+        for key in s3io.list_keys(self.s3, self.channel.uri):
+            yield from self._gunzipped(bucket, key, s3io.relative_key(key, prefix))
+
+    def _gunzipped(self, bucket: str, key: str, name: str) -> Iterator[bytes]:
+        """One object's bytes, gunzipped on the fly; an object that is not gzip fails the channel, named."""
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        first = True
+        for chunk in iter(lambda: body.read(s3io.CHUNK), b""):
+            if first and not chunk.startswith(GZIP_MAGIC):
+                raise _not_gzip(self.channel, name, chunk)
+            first = False
+            try:
+                data = inflater.decompress(chunk)
+            except zlib.error as exc:
+                raise JobFailed(
+                    f"ClientError: channel '{self.channel.name}' file {name}: not valid gzip data ({exc})"
+                ) from exc
+            if data:
+                yield data
+        if not first and not inflater.eof:
+            raise JobFailed(f"ClientError: channel '{self.channel.name}' file {name}: gzip data ends early")
+        tail = inflater.flush()
+        if tail:
+            yield tail
 
 
 def read_fifo(path: Path, should_abort: Any, timeout: float | None = None) -> bytes:
@@ -202,6 +271,11 @@ def read_fifo(path: Path, should_abort: Any, timeout: float | None = None) -> by
                 writer_seen = True
                 parts.append(data)
             elif writer_seen or _writer_gone(path):
+                failure = _FEED_FAILURES.pop(str(path), None)
+                if isinstance(failure, JobFailed):
+                    raise failure
+                if failure is not None:
+                    raise JobFailed(f"ClientError: Pipe mode stream of {path.name} failed: {failure}")
                 return b"".join(parts)
             else:
                 time.sleep(POLL)  # no writer connected yet: a non-blocking FIFO reads EOF

@@ -9,6 +9,9 @@ import numpy as np
 
 from trainops_local.sagemaker.types import JobFailed
 
+# XGBoost stores 32-bit floats and refuses inf and values beyond them ("Input data contains `inf` or a value too
+# large, while `missing` is not set to `inf`"); the container says where, as SageMaker's algorithm errors do.
+FLOAT32_MAX = 3.4028234663852886e38
 CSV_TYPES = ("text/csv", "csv")
 LIBSVM_TYPES = ("text/libsvm", "libsvm")
 
@@ -69,12 +72,23 @@ def _cell(cell: str, where: str, lineno: int, col: int, *, header_hint: bool) ->
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         hint = " (a header row? built-in algorithms expect CSV without header)" if header_hint else ""
         raise JobFailed(
             f"ClientError: {where} line {lineno} column {col}: non-numeric value {text[:40]!r}{hint}"
         ) from None
+    _check_finite(value, text, f"{where} line {lineno} column {col}")
+    return value
+
+
+def _check_finite(value: float, text: str, where: str) -> None:
+    """inf and values beyond 32-bit floats fail like XGBoost's check, located; NaN is a missing value."""
+    if math.isinf(value) or abs(value) > FLOAT32_MAX:
+        raise JobFailed(
+            f"ClientError: {where}: value {text[:40]!r} is infinite or too large: input data must not contain "
+            f"`inf` or a value too large (NaN or an empty cell is a missing value)"
+        )
 
 
 def parse_libsvm(raw: bytes, where: str) -> tuple[list[dict[int, float]], list[float]]:
@@ -99,6 +113,8 @@ def parse_libsvm(raw: bytes, where: str) -> tuple[list[dict[int, float]], list[f
             raise JobFailed(
                 f"ClientError: {where} line {lineno}: not in libsvm format ('label index:value ...')"
             ) from None
+        for idx, value in row.items():
+            _check_finite(value, str(value), f"{where} line {lineno} feature {idx}")
         rows.append(row)
     if not rows:
         raise JobFailed(f"ClientError: {where}: no data (empty file)")

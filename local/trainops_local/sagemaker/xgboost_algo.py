@@ -10,6 +10,7 @@ metrics every round, ``xgboost-checkpoint.<N>`` checkpoints with resume, ``model
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,7 +248,10 @@ class _RoundCallback(xgb.callback.TrainingCallback):
             for metric, values in metrics.items():
                 value = float(values[-1])
                 parts.append(f"{data_name}-{metric}:{value:.5f}")
-                self.ctx.report_metric(f"{data_name}:{metric}", rnd, value)
+                if math.isfinite(value):
+                    # SageMaker reads metrics from the log with a numeric regex: "nan" (e.g. AUC of one class)
+                    # is never a metric value there
+                    self.ctx.report_metric(f"{data_name}:{metric}", rnd, value)
         self.ctx.log("#011".join(parts))
         if self.ctx.checkpoint_uri:
             self._checkpoint(model, rnd)
@@ -282,10 +286,13 @@ def train(ctx: XGBoostContext) -> None:
     weights = bool(hps.get("csv_weights"))
     loaded = {name: load_channel(ctx, name, kinds[name]) for name in ("train", "validation") if name in ctx.channels}
     width = max(w for _, _, w in loaded.values())
-    dtrain = _to_dmatrix(*loaded["train"][:2], width, weights=weights)
-    evals = [(dtrain, "train")]
-    if "validation" in loaded:
-        evals.append((_to_dmatrix(*loaded["validation"][:2], width, weights=weights), "validation"))
+    try:
+        dtrain = _to_dmatrix(*loaded["train"][:2], width, weights=weights)
+        evals = [(dtrain, "train")]
+        if "validation" in loaded:
+            evals.append((_to_dmatrix(*loaded["validation"][:2], width, weights=weights), "validation"))
+    except xgb.core.XGBoostError as exc:
+        raise JobFailed(f"AlgorithmError: {_first_line(str(exc))}") from exc
     if (stop := ctx.stop_reason()) is not None:
         raise stop
 
@@ -319,6 +326,10 @@ def train(ctx: XGBoostContext) -> None:
     booster.save_model(str(ctx.layout.model_dir / MODEL_FILE))
 
 
+_LOG_PREFIX = re.compile(r"^\[\d{2}:\d{2}:\d{2}\] \S+:\d+: ")
+
+
 def _first_line(text: str) -> str:
+    """XGBoost's message without its C++ stack and its ``[hh:mm:ss] file.cc:123:`` prefix."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0][:500] if lines else text[:500]
+    return _LOG_PREFIX.sub("", lines[0])[:500] if lines else text[:500]
