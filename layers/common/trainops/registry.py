@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
 from trainops.config import ProjectConfig
-from trainops.errors import RegistryError
+from trainops.errors import DatasetError, NoModelProduced, RegistryError
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.naming import digest, model_package_group_name
 from trainops.training import BaseModel
@@ -160,6 +160,37 @@ def objective_value(job: JobResult, metric: str | None) -> float | None:
     return job.final_metrics.get(metric)
 
 
+def check_objective_defined(plan: TrainingPlan, job: JobResult, metric: str | None) -> None:
+    """Built-in XGBoost logs every eval metric it was asked for after every round; SageMaker reads them with a
+    numeric regex, so an objective it asked for and did not report was undefined (``nan``). That model cannot
+    be judged: a typed error names the objective and why, instead of a package nobody can compare.
+
+    The usual cause is one class only: AUC needs both, so it is NaN when the evaluated data holds one class.
+    """
+    if metric is None or plan.algorithm != "xgboost" or metric in job.final_metrics or ":" not in metric:
+        return
+    channel, name = metric.split(":", 1)
+    asked = {m.strip() for m in job.hyperparameters.get("eval_metric", "").split(",")}
+    if name not in asked and job.hyperparameters.get("_tuning_objective_metric") != metric:
+        return  # never asked for: no_metric_reason says so
+    reported = ", ".join(sorted(job.final_metrics)) or "none"
+    if name.startswith("auc"):
+        raise DatasetError(
+            f"training job {job.job_name} reported no value of the objective {metric} (reported: {reported}): "
+            f"XGBoost logs it as nan because {name} is undefined when the {channel} data holds one class only",
+            field="dataset",
+            fix=f"the {channel} data needs rows of both classes: check its labels (or leave out validation/ so "
+            f"that trainops makes a stratified split)",
+        )
+    raise NoModelProduced(
+        f"training job {job.job_name} reported no value of the objective {metric} (reported: {reported}): XGBoost "
+        f"logs it every round, so it was undefined (nan) on the {channel} data",
+        field="problem.objective_metric",
+        fix="look for labels the objective cannot use and for a training that diverges (a very large eta), "
+        "or choose another objective metric",
+    )
+
+
 def no_metric_reason(job: JobResult, metric: str | None) -> str:
     """Why a model without an objective value waits for a person."""
     if metric is None:
@@ -213,8 +244,9 @@ def register_model(
     tags: list[dict[str, str]],
     extra_metadata: dict[str, str] | None = None,
 ) -> Registration:
-    group = ensure_group(request.project, sagemaker, tags=tags)
     metric = plan.objective_metric
+    check_objective_defined(plan, job, metric)
+    group = ensure_group(request.project, sagemaker, tags=tags)
     value = objective_value(job, metric)
     champion = current_champion(request.project, sagemaker, excluding_run=request.run_id)
     status: Approval

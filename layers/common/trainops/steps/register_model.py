@@ -15,7 +15,7 @@ from trainops.types import split_s3_uri
 def register_model(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     request = RunRequest.model_validate(event["request"])
     plan = TrainingPlan.model_validate(event["plan"])
-    job = JobResult.model_validate(event["training"])
+    job = job_result(event["training"])
     config = config_of(request)
     ledger = ledger_for(settings, clients)
     existing = ledger.get_run(request.run_id) or {}
@@ -68,6 +68,14 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         model_package_arn=reg.model_package_arn,
     )
     return reg.model_dump(mode="json")
+
+
+def job_result(training: dict[str, Any]) -> JobResult:
+    """The training job's result. A metric without a value (``null``: JSON has no NaN) counts as not reported,
+    so an undefined objective is explained by ``registry.check_objective_defined``, never a validation dump."""
+    metrics = training.get("final_metrics") or {}
+    defined = {name: value for name, value in metrics.items() if value is not None}
+    return JobResult.model_validate({**training, "final_metrics": defined})
 
 
 def _split_sizes(request: RunRequest, plan: TrainingPlan, settings: Settings, clients: Clients) -> dict[str, Any]:
