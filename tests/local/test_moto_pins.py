@@ -362,3 +362,84 @@ def test_pin_bucket_policy_tls_only_deny_blocks_every_request_without_request_co
             s3.put_object(Bucket="tls-pin", Key="k", Body=b"x")
         finally:
             s3_fix.uninstall()
+
+
+# --------------------------------------------------------------------------------------------- sfn_mocks.py
+
+MOCKED = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            "Type": "Task",
+            "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:never-deployed",
+            "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 3.0}],
+            "End": True,
+        }
+    },
+}
+MOCK_CONFIG = {
+    "StateMachines": {"mocked": {"TestCases": {"FlakyThenFine": {"Call": "FlakyThenFine"}}}},
+    "MockedResponses": {
+        "FlakyThenFine": {
+            "0-1": {"Throw": {"Error": "Flaky", "Cause": "mocked"}},
+            "2": {"Return": {"StatusCode": 200, "Payload": {"mocked": True}}},
+        }
+    },
+}
+
+
+def test_mock_config_loader_is_switched_off(plain_moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sfn_mocks.py: moto evaluates mocked responses but its loader returns nothing and its StartExecution does
+    not take ``arn#TestCase``, even with a valid SFN_MOCK_CONFIG. When this fails, moto wired mock configs
+    itself: drop sfn_mocks' loader and StartExecution patch."""
+    from moto.stepfunctions.parser.mocking import mock_config
+
+    config = tmp_path / "MockConfigFile.json"
+    config.write_text(json.dumps(MOCK_CONFIG))
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(config))
+    assert mock_config.load_mock_test_case_for("mocked", "FlakyThenFine") is None
+    sfn = boto3.client("stepfunctions")
+    sm = sfn.create_state_machine(name="mocked", definition=json.dumps(MOCKED), roleArn=role_arn())["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.ClientError):
+        sfn.start_execution(stateMachineArn=f"{sm}#FlakyThenFine", name="e")
+    # the interpreter side the adapter relies on
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert "mock_test_case" in inspect.signature(ExecutionWorker.__init__).parameters
+    assert "mock_test_case" not in inspect.getsource(_parser_backend().__class__.start_execution)
+
+
+def test_mock_config_runs_with_the_adapter_and_retry_waits_are_virtual(
+    plain_moto: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainops_local.cloud import sfn_mocks
+
+    config = tmp_path / "MockConfigFile.json"
+    config.write_text(json.dumps(MOCK_CONFIG))
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(config))
+    sfn = boto3.client("stepfunctions")
+    sm = sfn.create_state_machine(name="mocked", definition=json.dumps(MOCKED), roleArn=role_arn())["stateMachineArn"]
+    sfn_patch.install()
+    try:
+        with sfn_mocks.virtual_retry_waits() as waits:
+            arn = sfn.start_execution(stateMachineArn=f"{sm}#FlakyThenFine", name="e")["executionArn"]
+            desc = wait_terminal(arn)
+        with pytest.raises(sfn.exceptions.ClientError, match="NoSuchCase"):
+            sfn.start_execution(stateMachineArn=f"{sm}#NoSuchCase", name="e2")
+    finally:
+        sfn_patch.uninstall()
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == {"mocked": True}
+    assert waits.waits == [1.0, 3.0]  # IntervalSeconds, then x BackoffRate: recorded, not slept
+
+
+def test_retry_waits_are_real_sleeps_of_at_least_one_second() -> None:
+    """Why the fault suite makes Retry waits virtual (sfn_mocks.virtual_retry_waits) rather than scaling
+    IntervalSeconds in a copy of the ASL: moto refuses intervals below 1 s and sleeps them for real."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.common.retry.interval_seconds_decl import IntervalSecondsDecl
+
+    with pytest.raises(ValueError, match="IntervalSeconds"):
+        IntervalSecondsDecl(0)
+    assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
+    assert retrier_decl.time.__name__ == "time"

@@ -53,12 +53,15 @@ def reconcile(*, ledger: Ledger, sfn: Any, sagemaker: Any, now: datetime | None 
         try:
             status = getattr(sagemaker, method)(**{name_field: name})[status_field]
         except ClientError as exc:
+            if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
+                raise translate(exc, f"describing {name}") from exc
             stored = datetime.fromisoformat(token.get("stored_at") or now.isoformat())
-            if error_code(exc) in ("ValidationException", "ResourceNotFound") and now - stored > ORPHAN_AFTER:
+            if now - stored > ORPHAN_AFTER:
                 ledger.claim_token(name, "NotFound")
                 orphaned.append(name)
-                continue
-            raise translate(exc, f"describing {name}") from exc
+            else:  # its create may still be under way; one missing job must not stop the others being answered
+                running += 1
+            continue
         if status not in callbacks.TERMINAL:
             running += 1
             continue

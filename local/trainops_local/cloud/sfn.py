@@ -5,6 +5,9 @@
   e.g. a training job's ``FailureReason``).
 * ``StartExecution`` without ``name`` builds the ARN ``...:None`` and a second unnamed start collides; AWS
   generates a UUID. The patched handler does the same.
+
+:func:`install` also installs :mod:`.sfn_mocks` (Step Functions Local mock configs: ``arn#TestCase``), whose
+loader moto ships switched off.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from . import sfn_mocks
+
 __all__ = ["install", "uninstall"]
 
 _originals: dict[str, Any] = {}
 
 
 def install() -> None:
-    """Patch ``StepFunctionResponse.send_task_failure`` and ``start_execution`` (idempotent)."""
+    """Patch ``send_task_failure`` and ``start_execution``; install :mod:`.sfn_mocks` (idempotent)."""
     from moto.core.responses import EmptyResult
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -40,6 +45,7 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    sfn_mocks.install()  # wraps the start_execution above
 
 
 def uninstall() -> None:
@@ -49,6 +55,7 @@ def uninstall() -> None:
 
     if not _originals:
         return
+    sfn_mocks.uninstall()
     StepFunctionResponse.send_task_failure = _originals.pop("send_task_failure")  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _originals.pop("start_execution")  # type: ignore[method-assign]
 
