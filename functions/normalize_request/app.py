@@ -3,4 +3,4 @@
 from trainops.handler import make_handler
 from trainops.steps.normalize_request import normalize_request
 
-lambda_handler = make_handler(normalize_request, "s3", "dynamodb")
+lambda_handler = make_handler(normalize_request, "s3", "dynamodb", "sfn")

@@ -432,7 +432,8 @@ class _Tracker:
         failed = failure.get("failure") if isinstance(failure, dict) else None
         s.error = (failed or {}).get("error") or record.get("error") or desc.get("error")
         s.cause = (failed or {}).get("cause") or record.get("cause") or desc.get("cause")
-        before = [name for name in entered if name not in ("RecordFailure", "FailureKind", "RunFailed", "NoModel")]
+        failure_path = ("RecordFailure", "FinishFailedRun", "FailureKind", "RunFailed", "NoModel", "FailureNotRecorded")
+        before = [name for name in entered if name not in failure_path]
         s.failed_state = before[-1] if before else None
         if (failed or {}).get("status") == "NO_MODEL":
             s.status = "NO_MODEL"

@@ -39,6 +39,7 @@ def test_happy_path_registers_an_approved_model(trainops_cloud, tmp_path):
     # Then the execution went the whole way and the model is in the registry, approved
     assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
     assert _states(app, summary.execution_arn) == [
+        "ReceiveInput",
         "NormalizeRequest",
         "RunOrSkip",
         "SelectAlgorithm",
@@ -47,6 +48,7 @@ def test_happy_path_registers_an_approved_model(trainops_cloud, tmp_path):
         "TuneOrTrain",
         "StartTraining",
         "RegisterModel",
+        "FinishRun",
         "Registered",
     ]
     sm = app.cloud.client("sagemaker")
@@ -113,7 +115,7 @@ def test_training_failure_ends_the_run_with_the_reason_recorded(trainops_cloud, 
     assert summary.error == "TrainingJobFailed"
     assert "line" in summary.cause and "abc" in summary.cause  # SageMaker's FailureReason, not a generic message
     states = _states(app, summary.execution_arn)
-    assert states[-3:] == ["RecordFailure", "FailureKind", "RunFailed"]
+    assert states[-4:] == ["RecordFailure", "FinishFailedRun", "FailureKind", "RunFailed"]
     record = _record(app, summary.run_id)
     assert record["status"] == "FAILED"
     assert "abc" in record["cause"]
@@ -143,6 +145,32 @@ def test_invalid_config_fails_at_the_first_state_with_the_field_named(trainops_c
     assert record["error"] == "ConfigInvalid"
 
 
+def test_a_rejected_config_upload_is_recorded_and_reaches_the_alarmed_queue(trainops_cloud):
+    from trainops.ledger import Ledger
+
+    app = trainops_cloud
+    s3 = app.cloud.client("s3")
+    sqs = app.cloud.client("sqs")
+    queue_url = app.cloud.stacks[app.stack_name].physical_id("RejectedConfigsQueue")  # a queue's id is its URL
+    # When a config that does not validate is uploaded
+    s3.put_object(Bucket=app.data_bucket, Key="config/rejected.yaml", Body=b"project: rejected\nschedule: weekly\n")
+    app.cloud.wait_idle(30)
+    # Then the rejection is on the project's history, with the field and the fix
+    ledger = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb"))
+    (entry,) = [e for e in ledger.project_runs("rejected") if e.get("kind") == "config"]
+    assert entry["status"] == "CONFIG_REJECTED" and entry["error"] == "ConfigInvalid"
+    assert entry["field"] == "schedule" and "Fix:" in entry["cause"]
+    # and after Lambda's retries the invocation record is in the alarmed queue (its OnFailure destination)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    records = [json.loads(m["Body"]) for m in messages]
+    assert any(r["requestPayload"]["detail"]["object"]["key"] == "config/rejected.yaml" for r in records)
+    # and a valid config afterwards is recorded as accepted
+    s3.put_object(Bucket=app.data_bucket, Key="config/rejected.yaml", Body=b"project: rejected\n")
+    app.cloud.wait_idle(30)
+    statuses = [e["status"] for e in ledger.project_runs("rejected") if e.get("kind") == "config"]
+    assert statuses == ["CONFIG_ACCEPTED", "CONFIG_REJECTED"]  # newest first
+
+
 @pytest.mark.parametrize("payload", [{"hello": "world"}, {"project": "../../etc"}, {"project": "demo", "data": 5}])
 def test_bad_manual_input_fails_cleanly_and_is_recorded(trainops_cloud, payload):
     app = trainops_cloud
@@ -168,7 +196,7 @@ def test_multi_file_upload_starts_one_run(trainops_cloud, tmp_path):
     runs = [
         r
         for r in app.cloud.client("dynamodb").scan(TableName=app.outputs["RunsTableName"])["Items"]
-        if r.get("project", {}).get("S") == "multi"
+        if r.get("project", {}).get("S") == "multi" and r["sk"]["S"] == "RUN"
     ]
     assert len(runs) == 1
 

@@ -184,7 +184,7 @@ def test_data_bucket_sends_events_to_eventbridge():
 def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topic():
     resources = _template()["Resources"]
     queues = [k for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue"]
-    assert set(queues) == {"UndeliveredEventsQueue", "FailedCallbacksQueue"}
+    assert set(queues) == {"UndeliveredEventsQueue", "FailedCallbacksQueue", "RejectedConfigsQueue"}
     alarms = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::CloudWatch::Alarm"]
     for queue in queues:
         props = resources[queue]["Properties"]
@@ -210,6 +210,9 @@ def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
     assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 3
     invoke = _template()["Resources"]["HandleJobEventFunction"]["Properties"]["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedCallbacksQueue", "Arn"]}
+    # a rejected config upload too (SyncSchedule's asynchronous invocations)
+    invoke = _template()["Resources"]["SyncScheduleFunction"]["Properties"]["EventInvokeConfig"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RejectedConfigsQueue", "Arn"]}
     # and every execution that ends without a model raises the failed-runs alarm
     failed = _template()["Resources"]["FailedRunsAlarm"]["Properties"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"] if "MetricStat" in m}

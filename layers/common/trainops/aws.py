@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from trainops.errors import AwsThrottled, QuotaExceeded
+from trainops.errors import AccessDenied, AwsThrottled, DatasetError, QuotaExceeded
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 _clients: dict[tuple[str, str | None], Any] = {}
@@ -44,6 +44,11 @@ THROTTLING_CODES = frozenset(
 )
 
 
+# S3: the bucket, the object or the pinned version is gone (deleted or overwritten while a run was in progress)
+S3_MISSING_CODES = frozenset({"NoSuchBucket", "NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Forbidden", "403", "KMSAccessDenied"})
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -57,5 +62,20 @@ def translate(exc: ClientError, action: str) -> Exception:
     if code == "ResourceLimitExceeded":
         return QuotaExceeded(
             f"{action}: {message}", fix="ask for a quota increase in Service Quotas, or wait for running jobs to end"
+        )
+    if code in S3_MISSING_CODES:
+        return DatasetError(
+            f"{action}: {code}: {message}",
+            field="dataset",
+            fix="the data was deleted or overwritten while the run was in progress: upload it again",
+        )
+    if code in DENIED_CODES or code.startswith("KMS."):
+        kms = code.startswith("KMS") or "kms" in message.lower()
+        return AccessDenied(
+            f"{action}: {code}: {message}",
+            fix="allow kms:Decrypt (and kms:GenerateDataKey for writes) on the object's KMS key to the role, and "
+            "check the key is enabled"
+            if kms
+            else "grant the missing permission to the function's or the SageMaker execution role",
         )
     return exc

@@ -7,6 +7,7 @@ Duplicate events are harmless: a token answered once is marked, and a second ans
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,6 +15,8 @@ from botocore.exceptions import ClientError
 from trainops.aws import error_code, translate
 from trainops.ledger import Ledger
 from trainops.models import JobResult
+
+log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 KINDS = {
@@ -85,6 +88,18 @@ def parse_event(event: Any) -> tuple[str, str, str] | str:
 
 
 def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:
+    outcome = _handle(event, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
+    if outcome.get("action") == "ignored":
+        # ignored on purpose, never silently: the log says which event and why
+        log.info(
+            "job event ignored: %s",
+            outcome["reason"],
+            extra={"detail_type": event.get("detail-type") if isinstance(event, dict) else None, **outcome},
+        )
+    return outcome
+
+
+def _handle(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:
     parsed = parse_event(event)
     if isinstance(parsed, str):
         return {"action": "ignored", "reason": parsed}

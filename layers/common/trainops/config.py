@@ -231,6 +231,12 @@ class ProjectConfig(_Strict):
         json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"},
     )
     tuning: TuningConfig | None = None
+    concurrency: Literal["coalesce", "queue", "parallel"] = Field(
+        default="coalesce",
+        description="New data while a run of the project is in progress: 'coalesce' (one follow-up run trains on "
+        "the newest data when the run ends), 'queue' (every upload trains, one at a time, oldest first) or "
+        "'parallel' (every upload starts its own run at once).",
+    )
     tags: dict[str, str] = Field(default_factory=dict, max_length=40)
 
     @field_validator("schedule")

@@ -80,6 +80,10 @@ class QuotaExceeded(TrainopsError):
     """``ResourceLimitExceeded``: an account quota (instances, concurrent jobs) is reached."""
 
 
+class AccessDenied(TrainopsError):
+    """AWS refused the call: a missing permission, or a KMS key the caller may not use or that is disabled."""
+
+
 class RegistryError(TrainopsError):
     """The model registry refused an operation."""
 

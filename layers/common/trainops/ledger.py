@@ -1,5 +1,6 @@
-"""The runs table: run records (what happened to each run), task tokens (who waits for which job) and
-project locks (one registration at a time per project).
+"""The runs table: run records (what happened to each run), task tokens (who waits for which job), project
+locks (one registration at a time per project), and for coalescing: every upload of a project with the run that
+covered it (``REQUESTS#``), the uploads waiting for a run (``PENDING#``) and the project's run slot (``SLOT#``).
 
 Single table, string keys ``pk``/``sk``; a ``by-project`` index (``gsi1pk``/``gsi1sk``) lists a project's runs.
 """
@@ -112,6 +113,25 @@ class Ledger:
         )
         return [deserialize_item(i) for i in resp.get("Items", [])]
 
+    def record_config(self, project: str, key: str, fields: dict[str, Any]) -> None:
+        """A config upload's outcome (accepted, or rejected with its error), on the project's history beside
+        its runs (the ``by-project`` index), so that a rejected config is visible where runs are."""
+        at = now_iso()
+        version = str(fields.get("version_id") or "")
+        self._put(
+            {
+                "pk": f"CONFIG#{project}",
+                "sk": f"{at}#{version}",
+                "gsi1pk": f"PROJECT#{project}",
+                "gsi1sk": f"{at}#config",
+                "kind": "config",
+                "project": project,
+                "config_key": key,
+                "recorded_at": at,
+                **fields,
+            }
+        )
+
     # --- task tokens ----------------------------------------------------------------------------
     def store_token(self, job_name: str, kind: str, task_token: str, run_id: str) -> None:
         """Stored BEFORE the job is created, so even an instant state change finds its token."""
@@ -220,7 +240,147 @@ class Ledger:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise translate(exc, "DeleteItem project lock") from exc
 
+    # --- uploads and the project's run slot (coalescing; trainops.coalescing) ----------------------
+    def record_request(
+        self, project: str, run_id: str, execution: str, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Record an upload (or schedule, or manual start) of the project under its run id. None when it is new
+        (or this execution's own retry); the existing record when another execution recorded it first."""
+        item = {
+            "pk": f"REQUESTS#{project}",
+            "sk": run_id,
+            "run_id": run_id,
+            "project": project,
+            "execution": execution,
+            "received_at": now_iso(),
+            "status": "received",
+            **fields,
+        }
+        try:
+            self._put(item, condition="attribute_not_exists(pk) OR execution = :me", values={":me": execution})
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc, "PutItem request record") from exc
+            return self._get(f"REQUESTS#{project}", run_id) or {}
+        return None
+
+    def update_request(
+        self, project: str, run_id: str, fields: dict[str, Any], *, unless_covered: bool = False
+    ) -> bool:
+        """Update an upload's record; with ``unless_covered`` only while no run has covered it yet."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": v for i, v in enumerate(_clean(list(fields.values())))}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": f"REQUESTS#{project}"}, "sk": {"S": run_id}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize_values(values),
+        }
+        if unless_covered:
+            kwargs["ConditionExpression"] = "attribute_not_exists(covered_by)"
+        try:
+            self._call("update_item", **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, "UpdateItem request record") from exc
+        return True
+
+    def get_request(self, project: str, run_id: str) -> dict[str, Any] | None:
+        return self._get(f"REQUESTS#{project}", run_id)
+
+    def project_requests(self, project: str) -> list[dict[str, Any]]:
+        """Every upload, schedule and manual start of the project, oldest first, with the run that covered it."""
+        return self._query(f"REQUESTS#{project}")
+
+    def put_pending(self, project: str, run_id: str, fields: dict[str, Any]) -> None:
+        """Mark an upload as waiting for a run (written before the slot is tried, so no finishing run misses it)."""
+        self._put({"pk": f"PENDING#{project}", "sk": run_id, "run_id": run_id, "project": project, **fields})
+
+    def pending(self, project: str) -> list[dict[str, Any]]:
+        return self._query(f"PENDING#{project}")
+
+    def drop_pending(self, project: str, run_id: str) -> None:
+        self._call(
+            "delete_item",
+            TableName=self.table_name,
+            Key={"pk": {"S": f"PENDING#{project}"}, "sk": {"S": run_id}},
+        )
+
+    def get_slot(self, project: str) -> dict[str, Any] | None:
+        return self._get(f"SLOT#{project}", "SLOT")
+
+    def claim_slot(self, project: str, run_id: str, execution: str, *, replacing: str | None = None) -> bool:
+        """Take the project's run slot for ``run_id``: free, already ours, or (``replacing``) held by that run."""
+        item = {"pk": f"SLOT#{project}", "sk": "SLOT", "holder": run_id, "execution": execution, "since": now_iso()}
+        condition = "attribute_not_exists(pk) OR holder = :me"
+        values: dict[str, Any] = {":me": run_id}
+        if replacing is not None:
+            condition += " OR holder = :old"
+            values[":old"] = replacing
+        return self._conditional_put(item, condition, values, "PutItem run slot")
+
+    def hand_over_slot(self, project: str, holder: str, successor: str, execution: str, follow_up: str) -> bool:
+        """Pass the slot from ``holder`` to its follow-up run in one step (no upload can slip in between)."""
+        item = {
+            "pk": f"SLOT#{project}",
+            "sk": "SLOT",
+            "holder": successor,
+            "execution": execution,
+            "since": now_iso(),
+            "follows": holder,
+            "follow_up": follow_up,
+        }
+        return self._conditional_put(item, "holder = :old", {":old": holder}, "PutItem run slot")
+
+    def release_slot(self, project: str, holder: str) -> bool:
+        try:
+            self._call(
+                "delete_item",
+                TableName=self.table_name,
+                Key={"pk": {"S": f"SLOT#{project}"}, "sk": {"S": "SLOT"}},
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": {"S": holder}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, "DeleteItem run slot") from exc
+        return True
+
     # --- helpers --------------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        resp = self._call(
+            "get_item", TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return deserialize_item(item) if item else None
+
+    def _query(self, pk: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call("query", **kwargs)
+            items.extend(deserialize_item(i) for i in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _conditional_put(self, item: dict[str, Any], condition: str, values: dict[str, Any], action: str) -> bool:
+        try:
+            self._put(item, condition=condition, values=values)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, action) from exc
+        return True
+
     def _call(self, method: str, **kwargs: Any) -> Any:
         """Throttling becomes AwsThrottled (retried by the state machine); other errors stay ClientError."""
         try:

@@ -29,7 +29,7 @@ class Dataset(Payload):
 
 
 class Trigger(Payload):
-    kind: Literal["s3", "schedule", "manual"]
+    kind: Literal["s3", "schedule", "manual", "follow-up"]
     detail: dict[str, Any] = Field(default_factory=dict)
 
 

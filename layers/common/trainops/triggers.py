@@ -16,7 +16,8 @@ from typing import Any, Literal, NamedTuple
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from trainops.aws import error_code, translate
+from trainops.aws import S3_MISSING_CODES, error_code, translate
+from trainops.coalescing import FOLLOW_UP
 from trainops.config import (
     CHANNEL_NAME_PATTERN,
     MAX_CONFIG_BYTES,
@@ -46,11 +47,37 @@ class ManualStart(BaseModel):
     config: str | None = Field(default=None, description="s3:// URI of a config; default config/<project>.yaml")
 
 
+class FollowUpStart(BaseModel):
+    """The input FinishRun gives the run that follows a project's finished run (trainops.coalescing)."""
+
+    model_config = ConfigDict(extra="forbid")
+    trigger: Literal["follow-up"]
+    project: str
+    run_id: str
+    data: str
+    version_id: str | None = None
+    follows: str
+    covers: list[str]
+
+
 class ScheduleStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trigger: str
     project: str
     scheduled_time: str | None = None
+
+
+def _input_error(what: str, exc: ValidationError, *, fix: str) -> InvalidEvent:
+    """The first problem of an input, named by its field: "project is missing", "unknown field 'projct'"."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(input)"
+    if err["type"] == "missing":
+        message = f"{what} input: {field} is missing"
+    elif err["type"] == "extra_forbidden":
+        message = f"{what} input: unknown field {field!r}"
+    else:
+        message = f"{what} input: {field}: {err['msg']}"
+    return InvalidEvent(message, field=field, fix=fix)
 
 
 def _parse_time(value: str | None) -> datetime:
@@ -70,8 +97,13 @@ class DatasetKey(NamedTuple):
 
 
 def classify_key(key: str) -> tuple[str, DatasetKey | None, str | None]:
-    """(project, dataset-or-None, skip-reason). Raises InvalidEvent/InvalidProjectName on unusable keys."""
+    """(project, dataset-or-None, skip-reason). Raises InvalidEvent/InvalidProjectName on unusable keys.
+
+    A file directly under ``data/`` (a stray ``data/readme.txt``) belongs to no project: skipped, like a folder
+    placeholder, so it neither fails an execution nor feeds the failure alarm."""
     parts = key.split("/")
+    if len(parts) == 2 and parts[0] == "data":
+        return "", None, f"{key} is not in a project folder (data/<project>/...): not a dataset"
     if len(parts) < 3 or parts[0] != "data":
         raise InvalidEvent(
             f"object key {key!r} is not under data/<project>/",
@@ -92,7 +124,21 @@ def classify_key(key: str) -> tuple[str, DatasetKey | None, str | None]:
     return project, None, f"{key} is part of a multi-file dataset: the run starts when {READY_MARKER} is written"
 
 
-def _with_bucket(dataset: DatasetKey, bucket: str, version_id: str | None) -> Dataset:
+# CreateTrainingJob's S3DataSource.S3Uri and CreateProcessingJob's S3Input.S3Uri: at most 1024 characters
+MAX_CHANNEL_URI = 1024
+
+
+def _with_bucket(
+    dataset: DatasetKey, bucket: str, version_id: str | None, *, field: str = "detail.object.key"
+) -> Dataset:
+    uri = f"s3://{bucket}/{dataset.prefix}"
+    if len(uri) > MAX_CHANNEL_URI:
+        raise DatasetError(
+            f"s3://{bucket}/{dataset.prefix[:60]}... is {len(uri)} characters: SageMaker takes a data location "
+            f"(a channel's S3Uri) of at most {MAX_CHANNEL_URI}",
+            field=field,
+            fix=f"upload under a key of at most {MAX_CHANNEL_URI - len(bucket) - 6} characters",
+        )
     return Dataset(
         bucket=bucket,
         prefix=dataset.prefix,
@@ -224,12 +270,14 @@ def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None =
             raise ConfigInvalid(f"{uri} is larger than 32 KiB", field="config", fix="trim the config")
         text = obj["Body"].read()
     except ClientError as exc:
-        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-            if explicit:
-                raise ConfigNotFound(
-                    f"{uri} does not exist", field="config", fix="upload it or leave 'config' out"
-                ) from exc
+        code = error_code(exc)
+        if code in ("NoSuchKey", "404", "NotFound") and not explicit:
             return default_config(project), "defaults (no config/<project>.yaml; problem type and objective inferred)"
+        if code in S3_MISSING_CODES:
+            what = f"bucket {cfg_bucket} does not exist" if code == "NoSuchBucket" else "does not exist"
+            raise ConfigNotFound(
+                f"{uri}: {what}", field="config", fix="upload the config there, or leave 'config' out"
+            ) from exc
         raise translate(exc, f"reading {uri}") from exc
     return load_config_text(text, expected_project=project, source=uri), uri
 
@@ -239,18 +287,20 @@ def normalize(
 ) -> tuple[RunRequest | Skip, ProjectConfig | None]:
     """Any trigger -> (RunRequest, config) or Skip. Raises typed errors for unusable input."""
     if not isinstance(event, dict):
-        raise InvalidEvent("execution input must be a JSON object", field="(input)", fix="see events/manual_start.json")
-    if event.get("source") == "aws.s3" or "detail-type" in event:
+        shown = "null" if event is None else type(event).__name__.replace("list", "an array").replace("str", "a string")
+        raise InvalidEvent(
+            f"execution input must be a JSON object, got {shown}",
+            field="(input)",
+            fix='start manually with {"project": "<name>"}; see events/manual_start.json',
+        )
+    if "source" in event or "detail-type" in event:
         return _from_s3_event(event, execution=execution, data_bucket=data_bucket, s3=s3)
     if event.get("trigger") == "schedule":
         return _from_schedule(event, execution=execution, data_bucket=data_bucket, s3=s3)
-    if "project" in event:
-        return _from_manual(event, execution=execution, start_time=start_time, data_bucket=data_bucket, s3=s3)
-    raise InvalidEvent(
-        "unrecognised execution input: expected an S3 'Object Created' event, a schedule, or a manual start",
-        field="(input)",
-        fix='start manually with {"project": "<name>"}; see events/manual_start.json',
-    )
+    if event.get("trigger") == FOLLOW_UP:
+        return _from_follow_up(event, execution=execution, data_bucket=data_bucket, s3=s3)
+    # anything else is a manual start: its model names what is missing or unknown ({} -> "project is missing")
+    return _from_manual(event, execution=execution, start_time=start_time, data_bucket=data_bucket, s3=s3)
 
 
 def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s3: Any) -> Any:
@@ -302,7 +352,9 @@ def _from_schedule(event: dict[str, Any], *, execution: str, data_bucket: str, s
     try:
         start = ScheduleStart.model_validate(event)
     except ValidationError as exc:
-        raise InvalidEvent(f"schedule input invalid: {exc.errors()[0]['msg']}", field="(input)") from exc
+        raise _input_error(
+            "schedule", exc, fix="the schedule's input is written by trainops: upload the config again"
+        ) from exc
     project = check_project_name(start.project)
     dataset = latest_dataset(data_bucket, project, s3)
     if dataset is None:
@@ -318,12 +370,8 @@ def _from_manual(event: dict[str, Any], *, execution: str, start_time: str | Non
     try:
         start = ManualStart.model_validate(event)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InvalidEvent(
-            f"manual start input invalid at {field}: {err['msg']}",
-            field=field,
-            fix='use {"project": "<name>", "data": "s3://.../data/<name>/file.csv"}',
+        raise _input_error(
+            "manual start", exc, fix='use {"project": "<name>", "data": "s3://.../data/<name>/file.csv"}'
         ) from exc
     project = check_project_name(start.project)
     if start.run_id is not None and not RUN_ID_RE.match(start.run_id):
@@ -340,7 +388,7 @@ def _from_manual(event: dict[str, Any], *, execution: str, start_time: str | Non
             raise InvalidEvent(f"data {start.data} is not under data/{project}/", field="data")
         if where is None:
             raise InvalidEvent(f"data {start.data}: {skip}", field="data")
-        dataset = inspect_dataset(_with_bucket(where, bucket, None), s3)
+        dataset = inspect_dataset(_with_bucket(where, bucket, None, field="data"), s3)
     else:
         found = latest_dataset(data_bucket, project, s3)
         if found is None:
@@ -349,6 +397,26 @@ def _from_manual(event: dict[str, Any], *, execution: str, start_time: str | Non
     run_id = start.run_id or run_id_for(_parse_time(start_time), "manual", execution)
     trigger = Trigger(kind="manual", detail={"execution": execution})
     return _request(run_id, project, trigger, dataset, execution, data_bucket, s3, config_uri=start.config)
+
+
+def _from_follow_up(event: dict[str, Any], *, execution: str, data_bucket: str, s3: Any) -> Any:
+    try:
+        start = FollowUpStart.model_validate(event)
+    except ValidationError as exc:
+        raise _input_error(FOLLOW_UP, exc, fix="follow-up runs are started by trainops itself") from exc
+    project = check_project_name(start.project)
+    if not RUN_ID_RE.match(start.run_id):
+        raise InvalidEvent(f"run_id {start.run_id!r} is not allowed", field="run_id", fix="letters, digits, hyphens")
+    bucket, key = split_s3_uri(start.data)
+    if bucket != data_bucket:
+        raise InvalidEvent(f"data must be in the data bucket {data_bucket}", field="data")
+    key_project, where, skip = classify_key(key if not key.endswith("/") else key + READY_MARKER)
+    if where is None or key_project != project:
+        raise InvalidEvent(f"data {start.data}: {skip or 'not under data/' + project + '/'}", field="data")
+    version = start.version_id if where.kind == "file" else None
+    dataset = inspect_dataset(_with_bucket(where, bucket, version), s3)
+    trigger = Trigger(kind="follow-up", detail={"follows": start.follows, "covers": start.covers})
+    return _request(start.run_id, project, trigger, dataset, execution, data_bucket, s3)
 
 
 def _request(

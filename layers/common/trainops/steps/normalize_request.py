@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import telemetry
-from trainops.models import Skip
+from trainops import coalescing, telemetry
+from trainops.coalescing import FOLLOW_UP, Policy
+from trainops.ledger import Ledger
+from trainops.models import RunRequest, Skip
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for, lint_errors
 from trainops.triggers import normalize
@@ -40,6 +42,11 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
         "config_source": result.config_source,
         "config_hash": result.config_hash,
     }
+    waiting = _admit(result, config.concurrency, execution, ledger, settings, clients)
+    if waiting is not None:
+        return waiting
+    if result.trigger.kind == FOLLOW_UP:
+        fields.update(follows=result.trigger.detail["follows"], covers=result.trigger.detail["covers"])
     if not ledger.start_run(result.run_id, result.project, execution, fields):
         existing = ledger.get_run(result.run_id) or {}
         telemetry.record(result.project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=result.run_id)
@@ -48,6 +55,53 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
         ).model_dump(mode="json")
     telemetry.record(result.project, {"RunsStarted": 1}, trigger=result.trigger.kind, run_id=result.run_id)
     return {"action": "run", "request": result.model_dump(mode="json")}
+
+
+def _admit(
+    result: RunRequest, policy: Policy, execution: str, ledger: Ledger, settings: Settings, clients: Clients
+) -> dict[str, Any] | None:
+    """The project's concurrency policy (trainops.coalescing): None when this run starts now, else the Skip."""
+    project, run_id = result.project, result.run_id
+    if result.trigger.kind == FOLLOW_UP:
+        covers = list(result.trigger.detail["covers"])
+        if coalescing.admit_follow_up(ledger, project=project, run_id=run_id, execution=execution, covers=covers):
+            return None
+        reason = f"follow-up {run_id}: another run of {project} holds the project; that run covers its uploads"
+        return Skip(reason=reason).model_dump(mode="json")
+    upload = {
+        "trigger": result.trigger.kind,
+        "dataset_uri": result.dataset.uri,
+        "version_id": result.dataset.version_id,
+        "key": result.trigger.detail.get("key"),
+    }
+    outcome, other = coalescing.admit(
+        ledger,
+        project=project,
+        run_id=run_id,
+        execution=execution,
+        upload=upload,
+        policy=policy,
+        state_machine_arn=settings.state_machine_arn,
+        sfn=clients.sfn,
+    )
+    if outcome == "run":
+        return None
+    other = other or {}
+    if outcome == "duplicate":
+        telemetry.record(project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=run_id)
+        covered = f", covered by run {other['covered_by']}" if other.get("covered_by") else ""
+        return Skip(
+            reason=f"duplicate delivery: {run_id} was received by execution {other.get('execution')}{covered}"
+        ).model_dump(mode="json")
+    telemetry.record(project, {"RunsCoalesced": 1}, policy=policy, run_id=run_id)
+    then = (
+        "when it ends, one follow-up run trains on the newest data"
+        if policy == "coalesce"
+        else "queued: it trains when the runs before it have ended"
+    )
+    return Skip(reason=f"run {other.get('holder')} of {project} is in progress; {then} ({run_id})").model_dump(
+        mode="json"
+    )
 
 
 def _already_trained(runs: list[dict[str, Any]], uri: str, fingerprint: str | None) -> str | None:

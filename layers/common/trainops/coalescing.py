@@ -1,0 +1,197 @@
+"""What happens to new data of a project while one of its runs is in progress (``concurrency`` in the config).
+
+- ``coalesce`` (default): newer data does not start another training. When the run ends, ONE follow-up run
+  trains on the newest data that arrived meanwhile; every upload it supersedes is recorded as covered by it.
+- ``queue``: every upload trains, one at a time, oldest first.
+- ``parallel``: every upload starts its own run at once (each run still registers under the project lock).
+
+The protocol (items in the runs table, see :mod:`trainops.ledger`):
+
+1. NormalizeRequest records the upload (``REQUESTS#<project>``; a second delivery is a duplicate), marks it
+   pending (``PENDING#<project>``), and only then tries to take the project's run slot (``SLOT#<project>``).
+   Taken: the upload leaves the pending set and the run starts. Held by a live run: the upload stays pending.
+2. When a run ends (FinishRun, on the success and on the failure path) it reads the pending set. Empty: it
+   frees the slot and reads again (an upload that tried the slot just before was written before it tried, so
+   it is seen now), taking the slot back for a follow-up when something arrived. Not empty: it hands the slot
+   to the follow-up in one conditional write, marks the covered uploads, and starts the follow-up execution.
+3. A slot whose holder's execution ended without FinishRun (stopped, timed out) is taken over by the next
+   upload; the taker's own end then covers what was pending.
+
+Every upload thus ends with ``covered_by`` = the run that trained on it or on newer data of the project.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from trainops.aws import error_code, translate
+from trainops.ledger import Ledger
+from trainops.naming import digest
+from trainops.settings import SettingsError
+
+Policy = Literal["coalesce", "queue", "parallel"]
+FOLLOW_UP = "follow-up"
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# a follow-up's execution is started right after the hand-over: give it this long to appear before its slot
+# counts as abandoned
+START_GRACE = timedelta(minutes=5)
+
+
+# what a pending upload keeps: enough to start the run that covers it
+UPLOAD_FIELDS = ("trigger", "dataset_uri", "version_id", "key", "received_ns")
+
+
+def _order(upload: dict[str, Any]) -> tuple[str, int]:
+    """Oldest first: by the data's own time (the run id's time part: the object's LastModified, 1 s), then by
+    arrival. S3 gives no order between different keys written in the same second."""
+    return str(upload["run_id"]).split("-", 1)[0], int(upload.get("received_ns") or 0)
+
+
+def follow_up_run_id(holder: str, newest: str) -> str:
+    """The follow-up of ``holder``: sorts with the newest data it trains on, the same on every retry."""
+    stamp = newest.split("-", 1)[0]
+    return f"{stamp}-{digest(FOLLOW_UP, holder)}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    head, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{head}:execution:{machine}:{name}"
+
+
+def holder_ended(slot: dict[str, Any], *, state_machine_arn: str | None, sfn: Any) -> bool:
+    """True when the slot's holder can no longer free it: its execution ended (or never started in time)."""
+    if not state_machine_arn or sfn is None:
+        return False
+    try:
+        status = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, str(slot.get("execution"))))[
+            "status"
+        ]
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionDoesNotExist":
+            raise translate(exc, "DescribeExecution of the project's running run") from exc
+        since = datetime.fromisoformat(str(slot.get("since")))
+        return datetime.now(UTC) - since > START_GRACE
+    return status in ENDED
+
+
+def admit(
+    ledger: Ledger,
+    *,
+    project: str,
+    run_id: str,
+    execution: str,
+    upload: dict[str, Any],
+    policy: Policy,
+    state_machine_arn: str | None,
+    sfn: Any,
+) -> tuple[str, dict[str, Any] | None]:
+    """Decide whether this upload starts its run now.
+
+    Returns ``("run", None)``, ``("duplicate", <existing record>)`` or ``("waiting", <slot>)``.
+    """
+    upload = {**upload, "received_ns": time.time_ns()}
+    existing = ledger.record_request(project, run_id, execution, upload)
+    if existing is not None:
+        return "duplicate", existing
+    if policy == "parallel":
+        ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
+        return "run", None
+    ledger.put_pending(project, run_id, upload)
+    claimed = ledger.claim_slot(project, run_id, execution)
+    slot = None if claimed else ledger.get_slot(project)
+    if not claimed and slot is None:  # freed in between: try once more
+        claimed = ledger.claim_slot(project, run_id, execution)
+        slot = None if claimed else ledger.get_slot(project)
+    if not claimed and slot is not None and holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
+        claimed = ledger.claim_slot(project, run_id, execution, replacing=str(slot["holder"]))
+    if claimed:
+        ledger.drop_pending(project, run_id)
+        ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
+        return "run", None
+    slot = slot or ledger.get_slot(project) or {}
+    ledger.update_request(project, run_id, {"status": "pending", "waiting_on": slot.get("holder")}, unless_covered=True)
+    return "waiting", slot
+
+
+def admit_follow_up(ledger: Ledger, *, project: str, run_id: str, execution: str, covers: list[str]) -> bool:
+    """A follow-up run takes the slot handed to it. False when another run holds it (its uploads go back to
+    pending, so that run's end covers them)."""
+    if ledger.claim_slot(project, run_id, execution):
+        return True
+    for covered in covers:
+        record = ledger.get_request(project, covered) or {}
+        ledger.put_pending(project, covered, {k: record.get(k) for k in UPLOAD_FIELDS})
+        ledger.update_request(project, covered, {"status": "pending", "covered_by": None, "waiting_on": None})
+    return False
+
+
+def finish(
+    ledger: Ledger,
+    *,
+    project: str,
+    run_id: str,
+    policy: Policy,
+    state_machine_arn: str | None,
+    sfn: Any,
+) -> dict[str, Any]:
+    """The end of a run: free the slot, or hand it to one follow-up run and start it."""
+    slot = ledger.get_slot(project)
+    if slot is None or slot.get("holder") != run_id:
+        if slot is not None and slot.get("follows") == run_id and slot.get("follow_up"):
+            # a retried FinishRun: the hand-over happened, make sure the follow-up started
+            _start(sfn, state_machine_arn, str(slot["holder"]), str(slot["follow_up"]))
+            return {"action": "follow-up", "run_id": slot["holder"], "retried": True}
+        return {"action": "none", "reason": "this run does not hold the project's slot"}
+    for _ in range(10):
+        pending = sorted(ledger.pending(project), key=_order)
+        if not pending:
+            if not ledger.release_slot(project, run_id):
+                return {"action": "none", "reason": "the slot was taken over"}
+            pending = sorted(ledger.pending(project), key=_order)
+            if not pending:
+                return {"action": "released"}
+            # an upload tried the slot while we still held it: its follow-up is ours to start
+            if not ledger.claim_slot(project, run_id, "(finishing)"):
+                return {"action": "released", "reason": "another run took the slot and covers the rest"}
+        chosen = pending[-1] if policy == "coalesce" else pending[0]
+        covers = [str(p["run_id"]) for p in pending] if policy == "coalesce" else [str(chosen["run_id"])]
+        successor = follow_up_run_id(run_id, str(chosen["run_id"])) if policy == "coalesce" else covers[0]
+        payload = json.dumps(
+            {
+                "trigger": FOLLOW_UP,
+                "project": project,
+                "run_id": successor,
+                "data": chosen["dataset_uri"],
+                "version_id": chosen.get("version_id"),
+                "follows": run_id,
+                "covers": covers,
+            },
+            separators=(",", ":"),
+        )
+        if not ledger.hand_over_slot(project, run_id, successor, successor, payload):
+            continue
+        for covered in covers:
+            ledger.update_request(project, covered, {"status": "covered", "covered_by": successor})
+            ledger.drop_pending(project, covered)
+        _start(sfn, state_machine_arn, successor, payload)
+        return {"action": "follow-up", "run_id": successor, "covers": covers}
+    return {"action": "none", "reason": "the slot kept changing; the next upload or the reconciler finishes it"}
+
+
+def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> None:
+    if not state_machine_arn:
+        raise SettingsError(
+            "STATE_MACHINE_ARN is not set: the follow-up run cannot start",
+            field="Environment",
+            fix="deploy template.yaml",
+        )
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise translate(exc, "StartExecution of the follow-up run") from exc
