@@ -171,6 +171,21 @@ def test_a_data_directory_of_empty_files_exits_2_before_anything_starts(tmp_path
             b"project: demo\nalgorithm: {name: script, framework: sklearn, entry_point: t.py, source_dir: nowhere}\n",
             "source_dir",
         ),
+        # what the pipeline refuses, refused by both commands first (issue 9, defect 5)
+        (b"project: demo\nschedule: rate(1 day)\nproject: demo\n", "sets project twice (lines 1 and 3)"),
+        (b"project: demo\nschedule: rate(0 minutes)\n", "positive whole number"),
+        (b"project: demo\nschedule: cron(banana)\n", "EventBridge Scheduler's cron has 6"),
+        (b"project: demo\nalgorithm:\n  hyperparameters: {num_round: 1000000000}\n", "cannot finish within"),
+        (b"project: demo\nalgorithm:\n  hyperparameters: {eta: 1e308}\n", "outside [0, 1]"),
+        (
+            b"project: demo\nalgorithm:\n  hyperparameters: {" + b", ".join(b"h%d: 1" % i for i in range(101)) + b"}\n",
+            "SageMaker allows 100",
+        ),
+        (b"project: demo\nalgorithm: {name: autopilot}\n", "Autopilot runs are not part of the training pipeline"),
+        (
+            b"project: demo\ntuning:\n  early_stopping: On\n  ranges: {eta: {type: continuous, min: 0.1, max: 0.3}}\n",
+            "YAML reads an unquoted On",
+        ),
     ],
 )
 def test_bad_config_files_exit_2_with_json_from_both_commands(tmp_path, content, words):

@@ -52,6 +52,7 @@ def findings(data: dict[str, Any], rule: str) -> list[Finding]:
 
 
 MANY = {f"hp{i}": rng(1, 2) for i in range(31)}
+UNTUNED = {k: v for k, v in CLEAN.items() if k != "tuning"}
 SCRIPT = {"name": "script", "entry_point": "train.py", "source_dir": "s3://bkt/src.tar.gz", "framework": "sklearn"}
 EARLIER = {
     "HyperParameterTuningJobName": "churn-0a0b0c0d",
@@ -76,9 +77,9 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         with_("tuning.ranges.booster", {"type": "categorical", "values": [str(i) for i in range(31)]}),
         with_("tuning.ranges.booster", {"type": "categorical", "values": [str(i) for i in range(30)]}),
     ),
-    "TUNE-E003": (
-        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(98)}),
-        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(97)}),
+    "TUNE-E003": (  # 95 + 2 tuned + num_round, objective, eval_metric (trainops) + _tuning_objective_metric = 101
+        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(95)}),
+        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(94)}),
     ),
     "TUNE-E004": (
         with_("algorithm", {**SCRIPT, "metric_definitions": [{"name": f"m{i}", "regex": "x"} for i in range(21)]}),
@@ -169,6 +170,20 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         with_("tuning.hyperband", {"min_resource": 1}),
         with_("tuning.hyperband", {"min_resource": 1}, with_("tuning.strategy", "Hyperband")),
     ),
+    # the rest of the config, tuned or not
+    "CONF-E006": (  # 98 + num_round, objective, eval_metric that trainops sets = 101 > 100
+        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(98)}, UNTUNED),
+        with_("algorithm.hyperparameters", {f"s{i}": 1 for i in range(97)}, UNTUNED),
+    ),
+    "CONF-E007": (
+        with_("algorithm.hyperparameters.eta", "1e308", UNTUNED),
+        with_("algorithm.hyperparameters.eta", 0.3, UNTUNED),
+    ),
+    "CONF-E008": (
+        with_("algorithm.hyperparameters.num_round", 1_000_000_000, UNTUNED),
+        with_("algorithm.hyperparameters.num_round", 1000, UNTUNED),
+    ),
+    "CONF-E009": (with_("algorithm", {"name": "autopilot"}, UNTUNED), UNTUNED),
 }
 
 
@@ -186,7 +201,7 @@ def test_rule_fires_on_the_bad_config_only(rule: str) -> None:
     assert rule in ids(bad)
     assert rule not in ids(good)
     for finding in findings(bad, rule):
-        assert finding.severity == ("error" if rule.startswith("TUNE-E") else "warning")
+        assert finding.severity == ("error" if rule.split("-")[1].startswith("E") else "warning")
         assert finding.field and finding.message and finding.fix
 
 
@@ -263,3 +278,200 @@ def test_validate_json_and_unparseable_config(tmp_path: Path, capsys: pytest.Cap
     [parse_error] = json.loads(capsys.readouterr().out)
     assert parse_error["id"] == "CONF-E001"
     assert parse_error["field"] == "tuning.max_jobs"
+
+
+# --- what the pipeline refuses, found by the linter first (issue 9, defect 5) ------------------------
+def test_more_than_100_static_hyperparameters_without_tuning_is_an_error() -> None:
+    # Given 101 static hyperparameters and no tuning (SageMaker's CreateTrainingJob takes at most 100)
+    data = with_("algorithm.hyperparameters", {f"h{i}": 1 for i in range(101)}, UNTUNED)
+    # When / Then: an error naming the field, the count with what trainops adds, and the fix
+    [finding] = findings(data, "CONF-E006")
+    assert finding.field == "algorithm.hyperparameters"
+    assert "104 hyperparameters" in finding.message and "num_round" in finding.message
+    assert "at most 97" in finding.fix
+
+
+def test_more_than_100_hyperparameters_with_tuning_counts_what_trainops_adds() -> None:
+    # Given 96 static + 2 tuned: 98 the user wrote, 102 in the tuning job once trainops adds its 4
+    data = with_("algorithm.hyperparameters", {f"h{i}": 1 for i in range(96)})
+    [finding] = findings(data, "TUNE-E003")
+    assert "eval_metric, num_round, objective" in finding.message
+    assert "CONF-E006" not in ids(data)  # one finding for one problem
+
+
+def test_the_hyperparameters_trainops_adds_are_the_ones_the_plan_sets() -> None:
+    from types import SimpleNamespace
+
+    from trainops.config import ProblemType
+    from trainops.lint import added_hyperparameters
+    from trainops.planning import _hyperparameters
+
+    sample: Any = SimpleNamespace(columns=5)  # planning reads only the column count
+    script = {**SCRIPT, "entry_point": "t.py"}
+    for data, problem in [
+        ({"project": "p"}, "binary"),
+        ({"project": "p", "problem": {"type": "multiclass", "num_classes": 3}}, "multiclass"),
+        ({"project": "p", "algorithm": {"name": "linear-learner"}}, "regression"),
+        ({"project": "p", "algorithm": script}, None),
+        (
+            {
+                "project": "p",
+                "algorithm": {**script, "framework": "pytorch"},
+                "resources": {"distribution": "data_parallel"},
+            },
+            None,
+        ),
+        (
+            {"project": "p", "algorithm": {"name": "container", "image_uri": "1.dkr.ecr.us-east-1.amazonaws.com/x:1"}},
+            None,
+        ),
+    ]:
+        config = parse_config(data)
+        kind = ProblemType(problem) if problem else None
+        objective = "validation:auc" if config.algorithm.name == "xgboost" else None
+        planned = _hyperparameters(config, kind, 3 if problem == "multiclass" else None, objective, sample)
+        assert added_hyperparameters(config) == set(planned), data
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("eta", "1e308", "outside [0, 1]"),  # YAML 1.1 reads 1e308 (no dot) as a string
+        ("eta", 1.5, "outside [0, 1]"),
+        ("eta", -0.1, "outside [0, 1]"),
+        ("learning_rate", 2, "outside [0, 1]"),  # the container's alias of eta
+        ("subsample", 0, "outside (0, 1]"),
+        ("colsample_bytree", 1.5, "outside (0, 1]"),
+        ("max_depth", -1, "outside [0, inf)"),
+        ("max_depth", 6.5, "not a whole number"),
+        ("num_round", 0, "outside [1, inf)"),
+        ("gamma", "lots", "not a finite number"),
+        ("min_child_weight", "1e400", "not a finite number"),
+        ("tweedie_variance_power", 2, "outside (1, 2)"),
+        ("num_class", 1, "outside [2, inf)"),
+        ("booster", "forest", "not one of gbtree, gblinear, dart"),
+    ],
+)
+def test_xgboost_hyperparameters_outside_what_the_container_accepts(name: str, value: Any, words: str) -> None:
+    data = with_(f"algorithm.hyperparameters.{name}", value, UNTUNED)
+    [finding] = findings(data, "CONF-E007")
+    assert finding.field == f"algorithm.hyperparameters.{name}"
+    assert words in finding.message
+    assert finding.fix
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("eta", 0),
+        ("eta", 1),
+        ("eta", "0.3"),
+        ("subsample", 1),
+        ("max_depth", 0),
+        ("max_depth", "6"),
+        ("seed", -5),
+        ("booster", "dart"),
+        ("silent", "anything"),
+        ("num_round", 4000),
+    ],
+)
+def test_valid_xgboost_hyperparameters_pass(name: str, value: Any) -> None:
+    assert "CONF-E007" not in ids(with_(f"algorithm.hyperparameters.{name}", value, UNTUNED))
+
+
+def test_xgboost_ranges_are_checked_for_tuning_too_and_other_algorithms_are_not() -> None:
+    data = with_("tuning.ranges.eta", rng(0.1, 2.0, scaling="Logarithmic"))
+    [finding] = findings(data, "CONF-E007")
+    assert finding.field == "tuning.ranges.eta" and "reaches 2.0" in finding.message
+    booster = with_("tuning.ranges.booster", {"type": "categorical", "values": ["gbtree", "forest"]})
+    assert [f.field for f in findings(booster, "CONF-E007")] == ["tuning.ranges.booster"]
+    script = {"project": "s", "algorithm": {**SCRIPT, "hyperparameters": {"eta": 5, "num_round": 10**12}}}
+    assert not {"CONF-E007", "CONF-E008"} & ids(script)  # a script's arguments are its own business
+
+
+def test_num_round_that_cannot_finish_within_max_runtime_is_an_error() -> None:
+    # Given num_round 1e9 and the default max_runtime_seconds of 3600
+    data = with_("algorithm.hyperparameters.num_round", 1_000_000_000, UNTUNED)
+    [finding] = findings(data, "CONF-E008")
+    # Then the finding says why (the bound on rounds per second) and both ways out
+    assert finding.field == "algorithm.hyperparameters.num_round"
+    assert "3600" in finding.message and "100,000 rounds a second" in finding.message
+    assert "at most 360,000,000" in finding.fix and "max_runtime_seconds to at least 10000" in finding.fix
+    # a longer max runtime makes the same num_round possible
+    longer = with_("resources", {"max_runtime_seconds": 28 * 86400}, data)
+    assert "CONF-E008" not in ids(longer)
+    # the largest num_round a tuning range reaches counts too
+    tuned = with_("tuning.ranges.num_round", rng(10, 1_000_000_000, "integer", "Logarithmic"))
+    assert [f.field for f in findings(tuned, "CONF-E008")] == ["tuning.ranges.num_round"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"algorithm": {"name": "autopilot"}}, "algorithm.name"),
+        ({"resources": {"distribution": "data_parallel", "instance_count": 2}}, "resources.distribution"),
+        ({"algorithm": SCRIPT, "resources": {"distribution": "model_parallel"}}, "algorithm.framework"),
+    ],
+)
+def test_combinations_planning_refuses_are_lint_errors_with_the_same_words(data: dict[str, Any], field: str) -> None:
+    from trainops.errors import AlgorithmNotSupported
+    from trainops.planning import plan_training
+
+    from tests.helpers import run_request
+
+    config = parse_config({"project": "demo", **data})
+    [finding] = [f for f in lint_config(config) if f.id == "CONF-E009"]
+    with pytest.raises(AlgorithmNotSupported) as refused:
+        plan_training(run_request(config), config, region="us-east-1", s3=None)
+    assert (finding.field, finding.fix) == (refused.value.field, refused.value.fix) == (field, finding.fix)
+    assert finding.message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"algorithm": {"version": "3.0-5"}}, "algorithm.version"),
+        ({"algorithm": {"name": "linear-learner"}}, "incremental.enabled"),
+    ],
+)
+def test_incremental_training_training_refuses_is_a_lint_error_with_the_same_words(
+    data: dict[str, Any], field: str
+) -> None:
+    from trainops.errors import IncrementalTrainingNotSupported
+    from trainops.processing import split_outputs
+    from trainops.training import BaseModel, build_training_request
+
+    from tests.helpers import ARTIFACTS_BUCKET, ROLE_ARN, XGB_IMAGE, plan, run_request
+
+    config = parse_config({"project": "demo", "incremental": {"enabled": True}, **data})
+    [finding] = [f for f in lint_config(config) if f.id == "CONF-E009"]
+    version = config.algorithm.version or "1.7-1"
+    base = BaseModel(package_arn="arn:pkg/1", model_data_url="s3://b/m/model.tar.gz", image=XGB_IMAGE, num_round=5)
+    request = run_request(config)
+    with pytest.raises(IncrementalTrainingNotSupported) as refused:
+        build_training_request(
+            request,
+            config,
+            plan(version=version, algorithm=config.algorithm.name.value, input_mode="File"),
+            channels=split_outputs(request, ARTIFACTS_BUCKET),
+            role_arn=ROLE_ARN,
+            artifacts_bucket=ARTIFACTS_BUCKET,
+            base_model=base,
+        )
+    assert (finding.field, finding.fix) == (refused.value.field, refused.value.fix)
+    assert finding.field == field
+    assert finding.message in str(refused.value)
+    assert "CONF-E009" not in ids({"project": "demo", "incremental": {"enabled": True}})  # 1.7-1 resumes
+
+
+def test_the_pipeline_refuses_an_untuned_config_with_lint_errors_before_anything_starts() -> None:
+    # Given a config without tuning whose job SageMaker would refuse (101 hyperparameters)
+    from trainops.errors import ConfigInvalid
+    from trainops.steps.common import lint_errors
+
+    config = parse_config(with_("algorithm.hyperparameters", {f"h{i}": 1 for i in range(101)}, UNTUNED))
+    # When NormalizeRequest runs its gate, Then the run stops with the linter's field and fix
+    with pytest.raises(ConfigInvalid) as refused:
+        lint_errors(config)
+    assert refused.value.field == "algorithm.hyperparameters"
+    assert "CONF-E006" in str(refused.value)

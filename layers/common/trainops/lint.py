@@ -34,20 +34,30 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
   CONF-E003 script mode without an s3://.../sourcedir.tar.gz (the CLI packs a local folder first)
   CONF-E004 what a built-in algorithm cannot read (a header row, a content type)
   CONF-E005 a script's or container's objective that is not among its metric definitions, or of unknown direction
+  CONF-E006 more than 100 hyperparameters in the training job (the user's and those trainops adds; with tuning
+            this is TUNE-E003, which also counts the tuned ones)
+  CONF-E007 a built-in XGBoost hyperparameter outside the range its container accepts (static or tuned)
+  CONF-E008 a built-in XGBoost num_round that no job could finish within resources.max_runtime_seconds
+  CONF-E009 a combination the pipeline cannot run (Autopilot, distribution with a built-in algorithm or another
+            framework than PyTorch/TensorFlow, incremental training where it cannot resume): trainops.support
+A config that does not load at all (over 32 KiB, not UTF-8, invalid YAML, a key given twice, a field the model
+refuses, such as a schedule EventBridge Scheduler would refuse) is CONF-E001 in ``trainops config validate``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainops.catalog import spec_for
-from trainops.config import AlgorithmName, ProjectConfig
+from trainops.config import AlgorithmName, ProblemType, ProjectConfig
 from trainops.errors import ConfigInvalid
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of, for_own_code
+from trainops.support import incremental_refusal, unsupported
 from trainops.tuning import (
     MAX_CATEGORICAL_VALUES,
     MAX_HYPERPARAMETER_VALUE,
@@ -193,15 +203,18 @@ def _count_limits(config: ProjectConfig, tuning: TuningConfig) -> list[Finding]:
                 f"tune at most {MAX_RANGES} hyperparameters; move the rest to algorithm.hyperparameters",
             )
         )
-    names = set(config.algorithm.hyperparameters) | set(tuning.ranges)
+    added = added_hyperparameters(config)
+    names = set(config.algorithm.hyperparameters) | added | set(tuning.ranges)
     if len(names) + 1 > MAX_HYPERPARAMETERS:
         out.append(
             _error(
                 "003",
                 "algorithm.hyperparameters",
-                f"{len(names)} hyperparameters (static + tunable) plus _tuning_objective_metric, which the tuning "
-                f"job adds, exceed the AWS limit of {MAX_HYPERPARAMETERS}",
-                f"keep static + tunable hyperparameters at or under {MAX_HYPERPARAMETERS - 1}",
+                f"{len(names)} hyperparameters (static + tunable, with {len(added)} trainops sets itself: "
+                f"{', '.join(sorted(added)) or 'none'}) plus _tuning_objective_metric, which the tuning job adds, "
+                f"exceed the AWS limit of {MAX_HYPERPARAMETERS}",
+                f"keep static + tunable hyperparameters at or under {MAX_HYPERPARAMETERS - 1}, counting those "
+                "trainops sets",
             )
         )
     if len(config.algorithm.metric_definitions) > MAX_METRIC_DEFINITIONS:
@@ -683,6 +696,236 @@ def _warm_start_advice(
     ]
 
 
+# --- the training job: what SageMaker or the algorithm's container would refuse ------------------------
+def added_hyperparameters(config: ProjectConfig) -> set[str]:
+    """The hyperparameters trainops sets on every training job of this config, whatever the data.
+
+    Mirrors ``planning._hyperparameters`` (a test pins the two together): XGBoost's num_round, objective and
+    eval_metric (every objective of a built-in algorithm is a train:/validation: metric), num_class when the
+    problem is configured multiclass; Linear Learner's predictor_type, epochs, mini_batch_size and feature_dim;
+    script mode's sagemaker_* entries.
+    """
+    algo = config.algorithm
+    multiclass = config.problem.type == ProblemType.MULTICLASS
+    if algo.name == AlgorithmName.XGBOOST:
+        return {"num_round", "objective", "eval_metric"} | ({"num_class"} if multiclass else set())
+    if algo.name == AlgorithmName.LINEAR_LEARNER:
+        base = {"predictor_type", "epochs", "mini_batch_size", "feature_dim"}
+        return base | ({"num_classes"} if multiclass else set())
+    if algo.name == AlgorithmName.SCRIPT:
+        names = {"sagemaker_program", "sagemaker_submit_directory", "sagemaker_container_log_level"}
+        if config.resources.distribution == "data_parallel":
+            names |= {"sagemaker_distributed_dataparallel_enabled", "sagemaker_instance_type"}
+        elif config.resources.distribution == "model_parallel":
+            names |= {"sagemaker_mpi_enabled", "mp_parameters"}
+        return names
+    return set()
+
+
+def _hyperparameter_count(config: ProjectConfig) -> list[Finding]:
+    """CreateTrainingJob's HyperParameters hold at most 100 entries (a tuning job: TUNE-E003)."""
+    if config.tuning is not None:
+        return []
+    added = added_hyperparameters(config)
+    names = set(config.algorithm.hyperparameters) | added
+    if len(names) <= MAX_HYPERPARAMETERS:
+        return []
+    return [
+        _conf_error(
+            "006",
+            "algorithm.hyperparameters",
+            f"the training job would have {len(names)} hyperparameters ({len(config.algorithm.hyperparameters)} "
+            f"configured, and {', '.join(sorted(added - set(config.algorithm.hyperparameters))) or 'none'} set by "
+            f"trainops); SageMaker allows {MAX_HYPERPARAMETERS}",
+            f"keep at most {MAX_HYPERPARAMETERS - len(added)} entries besides those trainops sets (pass large "
+            "settings to your code as a file in a data channel)",
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class _Valid:
+    """An XGBoost hyperparameter's valid values: an interval, open or closed at each end, maybe integers only."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+    def text(self) -> str:
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        left = "(" if self.low_open or self.low is None else "["
+        right = ")" if self.high_open or self.high is None else "]"
+        return f"{left}{low}, {high}{right}"
+
+
+# What the SageMaker XGBoost container accepts (aws/sagemaker-xgboost-container, algorithm_mode/
+# hyperparameter_validation.py; the AWS page "XGBoost hyperparameters" gives the same ranges, except that it
+# writes colsample_bytree and colsample_bylevel as [0,1] where the container refuses 0). A value outside fails
+# the training job when it starts, after the validation split has run.
+XGBOOST_VALID: dict[str, _Valid] = {
+    "num_round": _Valid(low=1, integer=True),
+    "csv_weights": _Valid(low=0, high=1, integer=True),
+    "early_stopping_rounds": _Valid(low=1, integer=True),
+    "verbosity": _Valid(low=0, high=3, integer=True),
+    "nthread": _Valid(low=1, integer=True),
+    "eta": _Valid(low=0, high=1),
+    "gamma": _Valid(low=0),
+    "max_depth": _Valid(low=0, integer=True),
+    "min_child_weight": _Valid(low=0),
+    "max_delta_step": _Valid(low=0),
+    "subsample": _Valid(low=0, high=1, low_open=True),
+    "colsample_bytree": _Valid(low=0, high=1, low_open=True),
+    "colsample_bylevel": _Valid(low=0, high=1, low_open=True),
+    "colsample_bynode": _Valid(low=0, high=1, low_open=True),
+    "lambda": _Valid(low=0),
+    "alpha": _Valid(low=0),
+    "sketch_eps": _Valid(low=0, high=1, low_open=True, high_open=True),
+    "scale_pos_weight": _Valid(low=0, low_open=True),
+    "refresh_leaf": _Valid(low=0, high=1, integer=True),
+    "max_leaves": _Valid(low=0, integer=True),
+    "max_bin": _Valid(low=0, integer=True),
+    "rate_drop": _Valid(low=0, high=1),
+    "one_drop": _Valid(low=0, high=1, integer=True),
+    "skip_drop": _Valid(low=0, high=1),
+    "lambda_bias": _Valid(low=0, high=1),
+    "tweedie_variance_power": _Valid(low=1, high=2, low_open=True, high_open=True),
+    "num_class": _Valid(low=2, integer=True),
+    "base_score": _Valid(low=0),
+    "seed": _Valid(low=-(2**31), high=2**31 - 1, low_open=True, high_open=True, integer=True),
+    "num_parallel_tree": _Valid(low=1, integer=True),
+}
+XGBOOST_ALIASES = {"learning_rate": "eta", "min_split_loss": "gamma", "reg_lambda": "lambda", "reg_alpha": "alpha"}
+XGBOOST_CHOICES: dict[str, tuple[str, ...]] = {"booster": ("gbtree", "gblinear", "dart")}
+
+
+def _xgboost_value_problem(name: str, value: Any) -> tuple[str, str] | None:
+    """(what is wrong with ``value``, the fix) when it is not a valid ``name`` for the XGBoost container."""
+    key = XGBOOST_ALIASES.get(name, name)
+    if key in XGBOOST_CHOICES:
+        choices = ", ".join(XGBOOST_CHOICES[key])
+        return None if str(value) in XGBOOST_CHOICES[key] else (f"is not one of {choices}", f"use one of {choices}")
+    valid = XGBOOST_VALID.get(key)
+    if valid is None:
+        return None
+    kind = "an integer" if valid.integer else "a number"
+    number = _as_number(value)
+    if number is None:
+        return f"is not a finite number; the XGBoost container accepts {valid.text()}", f"use {kind} in {valid.text()}"
+    if valid.integer and not _is_integral(value):
+        return "is not a whole number; the XGBoost container reads it as an integer", f"use {kind} in {valid.text()}"
+    if not valid.contains(number):
+        return (
+            f"is outside {valid.text()}, the values the XGBoost container accepts: the training job would fail "
+            "when it starts, after the validation split",
+            f"use {kind} in {valid.text()}",
+        )
+    return None
+
+
+def _xgboost_values(config: ProjectConfig) -> list[Finding]:
+    if config.algorithm.name != AlgorithmName.XGBOOST:
+        return []
+    out: list[Finding] = []
+    ranges = config.tuning.ranges if config.tuning else {}
+    for name, value in config.algorithm.hyperparameters.items():
+        if name in ranges:
+            continue  # the tuned range replaces it (TUNE-W010)
+        problem = _xgboost_value_problem(name, value)
+        if problem is not None:
+            reason, fix = problem
+            out.append(_conf_error("007", f"algorithm.hyperparameters.{name}", f"{name} {value!r} {reason}", fix))
+    for name, rng in ranges.items():
+        values = rng.values if isinstance(rng, CategoricalRange) else [rng.min, rng.max]
+        for value in values:
+            problem = _xgboost_value_problem(name, value)
+            if problem is not None:
+                reason, fix = problem
+                message = f"the range of {name} reaches {value!r}, which {reason}"
+                part = "values" if isinstance(rng, CategoricalRange) else "min and max"
+                fix = f"keep the range's {part} valid: {fix}"
+                out.append(_conf_error("007", f"tuning.ranges.{name}", message, fix))
+                break
+    return out
+
+
+# A bound on how fast any instance runs boosting rounds, so that "cannot finish" is certain, not a guess:
+# xgboost 3.4 on this project's machine does about 22,000 rounds a second on a 2-row data set with nothing to
+# evaluate (11,000 when it evaluates train and validation, as the SageMaker container does every round); the
+# bound allows a machine several times faster. A job that reaches MaxRuntimeInSeconds is stopped and the run
+# ends without a model, so beyond this bound the config can only fail.
+MAX_ROUNDS_PER_SECOND = 100_000
+MAX_RUNTIME_LIMIT = 28 * 86400  # SageMaker's MaxRuntimeInSeconds maximum
+
+
+def _num_round_runtime(config: ProjectConfig) -> list[Finding]:
+    if config.algorithm.name != AlgorithmName.XGBOOST:
+        return []
+    seconds = config.resources.max_runtime_seconds
+    limit = seconds * MAX_ROUNDS_PER_SECOND
+    rounds: list[tuple[str, float]] = []
+    tuned = config.tuning.ranges.get("num_round") if config.tuning else None
+    if isinstance(tuned, IntegerRange | ContinuousRange):
+        high = _as_number(tuned.max)
+        if high is not None:
+            rounds.append(("tuning.ranges.num_round", high))
+    elif isinstance(tuned, CategoricalRange):
+        numbers = [n for n in (_as_number(v) for v in tuned.values) if n is not None]
+        if numbers:
+            rounds.append(("tuning.ranges.num_round", max(numbers)))
+    elif "num_round" in config.algorithm.hyperparameters:
+        number = _as_number(config.algorithm.hyperparameters["num_round"])
+        if number is not None:
+            rounds.append(("algorithm.hyperparameters.num_round", number))
+    out = []
+    for field, number in rounds:
+        if number <= limit:
+            continue
+        longest = MAX_RUNTIME_LIMIT * MAX_ROUNDS_PER_SECOND
+        raise_fix = (
+            f", or raise resources.max_runtime_seconds to at least {math.ceil(number / MAX_ROUNDS_PER_SECOND)}"
+            if number <= longest
+            else ""
+        )
+        out.append(
+            _conf_error(
+                "008",
+                field,
+                f"num_round {number:,.0f} cannot finish within resources.max_runtime_seconds {seconds}: even at "
+                f"{MAX_ROUNDS_PER_SECOND:,} rounds a second (several times faster than XGBoost boosts a 2-row data "
+                f"set) it would need {number / MAX_ROUNDS_PER_SECOND:,.0f} s; SageMaker stops the job at {seconds} s "
+                "and the run ends without a model",
+                f"lower num_round to at most {limit:,} (hundreds to a few thousand is usual; early_stopping_rounds "
+                f"ends a job sooner){raise_fix}",
+            )
+        )
+    return out
+
+
+def _combinations(config: ProjectConfig) -> list[Finding]:
+    """What planning and training refuse later (trainops.support), with their message, field and fix."""
+    from trainops.catalog import image_version
+
+    refusals = unsupported(config)
+    spec = spec_for(config.algorithm.name)
+    version = image_version(spec.image_key, config.algorithm.version) if spec.image_key else None
+    refusal = incremental_refusal(config, version)
+    if refusal is not None:
+        refusals.append(refusal)
+    return [_conf_error("009", r.field, r.message, r.fix) for r in refusals]
+
+
+def _conf_error(id_: str, field: str, message: str, fix: str) -> Finding:
+    return Finding(id=f"CONF-E{id_}", severity="error", field=field, message=message, fix=fix)
+
+
 def _config_rules(config: ProjectConfig) -> list[Finding]:
     """What SelectAlgorithm would refuse, found before anything is uploaded."""
     from trainops.catalog import CATALOG, FRAMEWORK_IMAGE_KEY, FRAMEWORK_OF_KEY, image_version
@@ -750,11 +993,18 @@ def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, An
     ``earlier_tuning_jobs`` are DescribeHyperParameterTuningJob responses of the project's earlier
     tuning jobs; with them the linter also says which could warm-start this one.
     """
+    config_findings = [
+        *_config_rules(config),
+        *_hyperparameter_count(config),
+        *_xgboost_values(config),
+        *_num_round_runtime(config),
+        *_combinations(config),
+    ]
     tuning = config.tuning
     if tuning is None:
-        return sorted(_config_rules(config), key=lambda f: (f.severity != "error", f.id, f.field))
+        return sorted(config_findings, key=lambda f: (f.severity != "error", f.id, f.field))
     findings = [
-        *_config_rules(config),
+        *config_findings,
         *_count_limits(config, tuning),
         *_ranges(tuning),
         *_strategy_rules(tuning),
@@ -770,6 +1020,16 @@ def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, An
         *_warm_start_advice(config, tuning, earlier_tuning_jobs),
     ]
     return sorted(findings, key=lambda f: (f.severity != "error", f.id, f.field))
+
+
+def raise_on_errors(config: ProjectConfig) -> None:
+    """The pipeline's gate (NormalizeRequest, before anything is launched): any error stops the run with
+    ConfigInvalid, listing every error and giving the first one's field and fix."""
+    errors = [f for f in lint_config(config) if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)
+        raise ConfigInvalid(f"the config has {len(errors)} error(s): {summary}", field=first.field, fix=first.fix)
 
 
 def has_errors(findings: list[Finding]) -> bool:

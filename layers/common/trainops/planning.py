@@ -25,6 +25,7 @@ from trainops.models import Inference, RunRequest, TrainingPlan
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of
 from trainops.objective import for_own_code as objective_for_own_code
+from trainops.support import unsupported
 
 XGB_OBJECTIVES = {
     ProblemType.BINARY: "binary:logistic",
@@ -44,25 +45,9 @@ BUILTIN_CHANNELS = ("train", "validation")
 def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3: Any) -> TrainingPlan:
     algo = config.algorithm
     spec = spec_for(algo.name)
-    if algo.name == AlgorithmName.AUTOPILOT:
-        raise AlgorithmNotSupported(
-            "Autopilot runs are not part of the training pipeline yet",
-            field="algorithm.name",
-            fix="use xgboost, linear-learner, script or container",
-        )
-    if config.resources.distribution != "none" and algo.name != AlgorithmName.SCRIPT:
-        raise AlgorithmNotSupported(
-            f"resources.distribution {config.resources.distribution} needs script mode (the SageMaker distributed "
-            f"libraries run inside the PyTorch/TensorFlow framework containers)",
-            field="resources.distribution",
-            fix="use algorithm.name: script with framework pytorch or tensorflow, or set distribution: none",
-        )
-    if config.resources.distribution != "none" and algo.framework not in ("pytorch", "tensorflow"):
-        raise AlgorithmNotSupported(
-            f"resources.distribution {config.resources.distribution} is not available for framework {algo.framework}",
-            field="algorithm.framework",
-            fix="use framework pytorch or tensorflow for data or model parallel training",
-        )
+    refused = unsupported(config)  # the linter reports the same (CONF-E009) before the run starts
+    if refused:
+        raise refused[0].error()
     if algo.brings_own_code:
         return _plan_own_code(request, config, region)
     return _plan_builtin(request, config, spec, region, s3)

@@ -16,6 +16,7 @@ from trainops.config import AlgorithmName, InputMode, ProjectConfig
 from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
 from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import job_name
+from trainops.support import incremental_refusal
 from trainops.types import split_s3_uri
 
 MAX_TAGS = 50
@@ -154,6 +155,9 @@ def _channel(name: str, uri: str, plan: TrainingPlan, config: ProjectConfig) -> 
 def _apply_incremental(
     body: dict[str, Any], config: ProjectConfig, plan: TrainingPlan, base: BaseModel, prefix: str
 ) -> None:
+    refused = incremental_refusal(config, plan.version)  # the linter reports the same (CONF-E009) first
+    if refused is not None:
+        raise refused.error()
     spec = spec_for(config.algorithm.name)
     if spec.incremental == "model-channel":
         # The model channel is always File mode, even when the other channels stream (Pipe).
@@ -173,13 +177,6 @@ def _apply_incremental(
         )
         return
     if spec.incremental == "checkpoint":
-        if plan.version not in spec.checkpoint_resume_versions:
-            raise IncrementalTrainingNotSupported(
-                f"built-in XGBoost {plan.version} does not resume from a seeded checkpoint "
-                f"(verified for {', '.join(spec.checkpoint_resume_versions)})",
-                field="algorithm.version",
-                fix=f"use version {spec.checkpoint_resume_versions[-1]}, or turn incremental.enabled off",
-            )
         if base.image.rsplit(":", 1)[0] != (plan.image or "").rsplit(":", 1)[0]:
             raise IncrementalTrainingNotSupported(
                 f"the Approved model was trained with {base.image}, not {plan.image}",
@@ -196,12 +193,6 @@ def _apply_incremental(
         more = int(body["HyperParameters"].get("num_round", "100"))
         body["HyperParameters"]["num_round"] = str(base.num_round + more)
         body["CheckpointConfig"] = {"S3Uri": f"{prefix}/checkpoints/", "LocalPath": "/opt/ml/checkpoints"}
-        return
-    raise IncrementalTrainingNotSupported(
-        f"{config.algorithm.name.value} cannot continue from an earlier model",
-        field="incremental.enabled",
-        fix="use xgboost or script mode, or set incremental.enabled: false",
-    )
 
 
 def checkpoint_seed_key(base: BaseModel) -> str:

@@ -59,12 +59,11 @@ def training_request(
 
 
 def lint_errors(config: ProjectConfig) -> None:
-    """The tuning linter, run before anything is launched (``trainops.tuning.raise_on_lint_errors``)."""
-    if config.tuning is None:
-        return
-    from trainops.tuning import raise_on_lint_errors  # only projects that tune pay for the linter
+    """The config linter, run on every config before anything is launched: the rules ``trainops config validate``
+    runs (``trainops.lint.raise_on_errors``)."""
+    from trainops.lint import raise_on_errors  # imported on first use: not part of the handler's cold start
 
-    raise_on_lint_errors(config)
+    raise_on_errors(config)
 
 
 def answer_if_done(
