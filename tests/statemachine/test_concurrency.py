@@ -199,3 +199,29 @@ def test_a_stray_file_beside_the_project_folders_is_skipped(trainops_cloud):
     desc = _wait(app, arn, timeout=60)
     assert desc["status"] == "SUCCEEDED"
     assert "not in a project folder" in json.loads(desc["output"])["reason"]
+
+
+def test_the_reconciler_finishes_a_slot_whose_run_ended_without_freeing_it(trainops_cloud, tmp_path):
+    app = trainops_cloud
+    _config(app, tmp_path, "swept", None)
+    ledger = _ledger(app)
+    # Given an upload waiting on a run that is still starting (its execution does not exist yet)
+    assert ledger.claim_slot("swept", "20260101T000000-0badc0de", "not-started-yet")
+    (path,) = _copies(tmp_path, "waiting.csv")
+    _, arn = _upload(app, "swept", path)
+    assert "is in progress" in json.loads(_wait(app, arn, timeout=60)["output"])["reason"]
+    # When that run turns out to have ended without FinishRun (stopped or timed out), and no upload follows
+    sfn = app.cloud.client("stepfunctions")
+    dead = sfn.start_execution(stateMachineArn=app.state_machine_arn, name="ended-early", input="{}")["executionArn"]
+    assert _wait(app, dead, timeout=60)["status"] != "RUNNING"
+    assert ledger.claim_slot("swept", "20260101T000000-0badc0de", "ended-early")
+    # Then the reconciler's schedule finishes it: the waiting upload gets its follow-up run
+    app.cloud.fire_schedule_rule(app.cloud.stacks[app.stack_name].physical_id("ReconcileJobsFunctionEvery15Minutes"))
+    app.cloud.wait_idle(60)
+    (request,) = ledger.project_requests("swept")
+    follow_up = request["covered_by"]
+    assert follow_up and follow_up != request["run_id"]
+    summary = app.follow(execution_arn(app.state_machine_arn, follow_up), "swept", timeout=300)
+    assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
+    assert ledger.get_run(follow_up)["dataset_uri"].endswith("data/swept/waiting.csv")
+    assert ledger.get_slot("swept") is None

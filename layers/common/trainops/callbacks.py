@@ -50,12 +50,16 @@ def describe_job(kind: str, name: str, sagemaker: Any) -> JobResult:
         )
     if kind == "processing":
         d = sagemaker.describe_processing_job(ProcessingJobName=name)
+        # the split writes its diagnosis (file, line, what is wrong) to /opt/ml/output/message: SageMaker returns
+        # it as ExitMessage, while FailureReason only says "AlgorithmError: See job logs for more information"
+        exit_message = (d.get("ExitMessage") or "").strip()
+        reason = d.get("FailureReason")
         return JobResult(
             kind="processing",
             job_name=name,
             job_arn=d["ProcessingJobArn"],
             status=d["ProcessingJobStatus"],
-            failure_reason=d.get("FailureReason"),
+            failure_reason=exit_message or reason if d["ProcessingJobStatus"] != "Completed" else reason,
         )
     d = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     best = d.get("BestTrainingJob") or {}

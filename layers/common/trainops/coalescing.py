@@ -102,13 +102,13 @@ def admit(
         ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
         return "run", None
     ledger.put_pending(project, run_id, upload)
-    claimed = ledger.claim_slot(project, run_id, execution)
+    claimed = ledger.claim_slot(project, run_id, execution, policy=policy)
     slot = None if claimed else ledger.get_slot(project)
     if not claimed and slot is None:  # freed in between: try once more
-        claimed = ledger.claim_slot(project, run_id, execution)
+        claimed = ledger.claim_slot(project, run_id, execution, policy=policy)
         slot = None if claimed else ledger.get_slot(project)
     if not claimed and slot is not None and holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
-        claimed = ledger.claim_slot(project, run_id, execution, replacing=str(slot["holder"]))
+        claimed = ledger.claim_slot(project, run_id, execution, replacing=str(slot["holder"]), policy=policy)
     if claimed:
         ledger.drop_pending(project, run_id)
         ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
@@ -156,7 +156,7 @@ def finish(
             if not pending:
                 return {"action": "released"}
             # an upload tried the slot while we still held it: its follow-up is ours to start
-            if not ledger.claim_slot(project, run_id, "(finishing)"):
+            if not ledger.claim_slot(project, run_id, "(finishing)", policy=policy):
                 return {"action": "released", "reason": "another run took the slot and covers the rest"}
         chosen = pending[-1] if policy == "coalesce" else pending[0]
         covers = [str(p["run_id"]) for p in pending] if policy == "coalesce" else [str(chosen["run_id"])]
@@ -173,7 +173,7 @@ def finish(
             },
             separators=(",", ":"),
         )
-        if not ledger.hand_over_slot(project, run_id, successor, successor, payload):
+        if not ledger.hand_over_slot(project, run_id, successor, successor, payload, policy=policy):
             continue
         for covered in covers:
             ledger.update_request(project, covered, {"status": "covered", "covered_by": successor})
@@ -195,3 +195,24 @@ def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> 
     except ClientError as exc:
         if error_code(exc) != "ExecutionAlreadyExists":
             raise translate(exc, "StartExecution of the follow-up run") from exc
+
+
+def sweep(ledger: Ledger, slots: list[dict[str, Any]], *, state_machine_arn: str | None, sfn: Any) -> list[str]:
+    """ReconcileJobs' part: a slot whose holder's execution ended without FinishRun (stopped, timed out) is
+    finished on its behalf, so the uploads waiting on it get their follow-up without another upload."""
+    finished = []
+    for slot in slots:
+        if not holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
+            continue
+        policy: Policy = "queue" if slot.get("policy") == "queue" else "coalesce"
+        outcome = finish(
+            ledger,
+            project=str(slot["project"]),
+            run_id=str(slot["holder"]),
+            policy=policy,
+            state_machine_arn=state_machine_arn,
+            sfn=sfn,
+        )
+        if outcome.get("action") in ("follow-up", "released"):
+            finished.append(str(slot["project"]))
+    return finished

@@ -311,9 +311,19 @@ class Ledger:
     def get_slot(self, project: str) -> dict[str, Any] | None:
         return self._get(f"SLOT#{project}", "SLOT")
 
-    def claim_slot(self, project: str, run_id: str, execution: str, *, replacing: str | None = None) -> bool:
+    def claim_slot(
+        self, project: str, run_id: str, execution: str, *, replacing: str | None = None, policy: str = "coalesce"
+    ) -> bool:
         """Take the project's run slot for ``run_id``: free, already ours, or (``replacing``) held by that run."""
-        item = {"pk": f"SLOT#{project}", "sk": "SLOT", "holder": run_id, "execution": execution, "since": now_iso()}
+        item = {
+            "pk": f"SLOT#{project}",
+            "sk": "SLOT",
+            "project": project,
+            "holder": run_id,
+            "execution": execution,
+            "since": now_iso(),
+            "policy": policy,
+        }
         condition = "attribute_not_exists(pk) OR holder = :me"
         values: dict[str, Any] = {":me": run_id}
         if replacing is not None:
@@ -321,11 +331,15 @@ class Ledger:
             values[":old"] = replacing
         return self._conditional_put(item, condition, values, "PutItem run slot")
 
-    def hand_over_slot(self, project: str, holder: str, successor: str, execution: str, follow_up: str) -> bool:
+    def hand_over_slot(
+        self, project: str, holder: str, successor: str, execution: str, follow_up: str, *, policy: str = "coalesce"
+    ) -> bool:
         """Pass the slot from ``holder`` to its follow-up run in one step (no upload can slip in between)."""
         item = {
             "pk": f"SLOT#{project}",
             "sk": "SLOT",
+            "project": project,
+            "policy": policy,
             "holder": successor,
             "execution": execution,
             "since": now_iso(),

@@ -3,7 +3,9 @@
 SageMaker's events are at-least-once, but an event can still be lost on the way (a callback that failed past
 its retries lands in the on-failure queue). Every 15 minutes this looks at the task tokens still WAITING,
 describes their jobs, and answers the ones that have ended, exactly as the event would have. A token whose job
-does not exist an hour after it was stored (its create failed, and the task failed with it) is closed.
+does not exist an hour after it was stored (its create failed, and the task failed with it) is closed. A
+project's run slot whose holder's execution ended without FinishRun (stopped, timed out) is finished on its
+behalf, so uploads waiting on it get their follow-up run (trainops.coalescing.sweep).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from trainops import callbacks
+from trainops import callbacks, coalescing
 from trainops.aws import error_code, translate
 from trainops.ledger import Ledger, deserialize_item
 
@@ -26,12 +28,17 @@ DESCRIBE = {
 
 
 def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
+    return [i for i in _scan(ledger) if i["sk"] == "TOKEN"]
+
+
+def _scan(ledger: Ledger) -> list[dict[str, Any]]:
+    """Waiting task tokens and the projects' run slots, in one pass over the table."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": ledger.table_name,
-        "FilterExpression": "sk = :token AND #s = :waiting",
+        "FilterExpression": "(sk = :token AND #s = :waiting) OR sk = :slot",
         "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":token": {"S": "TOKEN"}, ":waiting": {"S": "WAITING"}},
+        "ExpressionAttributeValues": {":token": {"S": "TOKEN"}, ":waiting": {"S": "WAITING"}, ":slot": {"S": "SLOT"}},
     }
     while True:
         try:
@@ -44,10 +51,14 @@ def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def reconcile(*, ledger: Ledger, sfn: Any, sagemaker: Any, now: datetime | None = None) -> dict[str, Any]:
+def reconcile(
+    *, ledger: Ledger, sfn: Any, sagemaker: Any, now: datetime | None = None, state_machine_arn: str | None = None
+) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     answered, orphaned, running = [], [], 0
-    for token in waiting_tokens(ledger):
+    items = _scan(ledger)
+    slots = [i for i in items if i["sk"] == "SLOT"]
+    for token in (i for i in items if i["sk"] == "TOKEN"):
         name = token["pk"].removeprefix("JOB#")
         method, name_field, status_field = DESCRIBE[token["kind"]]
         try:
@@ -67,4 +78,6 @@ def reconcile(*, ledger: Ledger, sfn: Any, sagemaker: Any, now: datetime | None 
             continue
         callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
         answered.append(name)
-    return {"answered": answered, "orphaned": orphaned, "still_running": running}
+    # runs that ended without freeing their project's slot: their waiting uploads get their follow-up now
+    finished = coalescing.sweep(ledger, slots, state_machine_arn=state_machine_arn, sfn=sfn) if slots else []
+    return {"answered": answered, "orphaned": orphaned, "still_running": running, "slots_finished": finished}

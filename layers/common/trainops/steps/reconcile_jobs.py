@@ -11,4 +11,9 @@ from trainops.steps.common import Clients, ledger_for
 
 def reconcile_jobs(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     del event  # the schedule's event carries nothing the step needs
-    return reconcile(ledger=ledger_for(settings, clients), sfn=clients.sfn, sagemaker=clients.sagemaker)
+    return reconcile(
+        ledger=ledger_for(settings, clients),
+        sfn=clients.sfn,
+        sagemaker=clients.sagemaker,
+        state_machine_arn=settings.state_machine_arn,
+    )
