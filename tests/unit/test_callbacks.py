@@ -9,7 +9,7 @@ class _SageMaker:
     def __init__(self, **fields):
         self.fields = fields
 
-    def describe_processing_job(self, ProcessingJobName):  # noqa: N803 (boto3's parameter name)
+    def describe_processing_job(self, ProcessingJobName):
         return {"ProcessingJobArn": f"arn:aws:sagemaker:::processing-job/{ProcessingJobName}", **self.fields}
 
 
