@@ -70,6 +70,10 @@ class RunSummary:
     # the traceback of a failed script from its log
     framework_environment: dict[str, Any] | None = None
     traceback: str | None = None
+    # concurrency: the uploads this run trained on (its own, and those it superseded), and the follow-up run
+    # its end started for data that arrived meanwhile
+    uploads_covered: list[dict[str, Any]] = field(default_factory=list)
+    follow_up_run: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -288,6 +292,23 @@ class _Tracker:
     def _history(self, arn: str) -> list[dict[str, Any]]:
         return self.app.cloud.execution_history(arn)
 
+    def _coverage(self, project: str, outputs: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        if self.run_id is None:
+            return [], None
+        from trainops.ledger import Ledger
+
+        ledger = Ledger(self.app.outputs["RunsTableName"], self.app.cloud.client("dynamodb"))
+        covered = [
+            {"run_id": r["run_id"], "data": r.get("dataset_uri"), "received_at": r.get("received_at")}
+            for r in ledger.project_requests(project)
+            if r.get("covered_by") == self.run_id
+        ]
+        finish = outputs.get("FinishRun") or outputs.get("FinishFailedRun") or {}
+        outcome = finish.get("follow_up") if isinstance(finish, dict) else None
+        if isinstance(outcome, dict) and outcome.get("action") == "follow-up":
+            return covered, str(outcome["run_id"])
+        return covered, None
+
     def _run_record(self) -> dict[str, Any]:
         if self.run_id is None:
             return {}
@@ -405,6 +426,7 @@ class _Tracker:
         in_jobs = _tuning_seconds(self.app, s.tuning_job) if s.tuning_job else sum(j["seconds"] or 0 for j in jobs)
         s.job_seconds = round(in_jobs + _processing_seconds(self.app, record), 3)
         s.controller_overhead_s = round(max(0.0, elapsed - s.job_seconds), 3)
+        s.uploads_covered, s.follow_up_run = self._coverage(project, outputs)
         if isinstance(final, dict) and final.get("action") == "skip":
             s.status = "SKIPPED"
             s.skip_reason = final.get("reason")

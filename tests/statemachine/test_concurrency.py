@@ -80,8 +80,11 @@ def test_uploads_during_a_run_coalesce_into_one_follow_up_on_the_newest_data(tra
     assert requests["a.csv"]["covered_by"] == requests["a.csv"]["run_id"]
     follow_up = requests["c.csv"]["covered_by"]
     assert requests["b.csv"]["covered_by"] == follow_up != requests["c.csv"]["run_id"]
+    # what `trainops local run` prints: the first run names its follow-up, the follow-up the uploads it covered
+    assert app.follow(first_arn, "coal", timeout=60).follow_up_run == follow_up
     follow_arn = execution_arn(app.state_machine_arn, follow_up)
     summary = app.follow(follow_arn, "coal", timeout=300)
+    assert {u["data"].rsplit("/", 1)[1] for u in summary.uploads_covered} == {"b.csv", "c.csv"}
     assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
     record = ledger.get_run(follow_up)
     assert record["dataset_uri"].endswith("data/coal/c.csv")

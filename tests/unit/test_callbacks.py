@@ -30,3 +30,15 @@ def test_without_an_exit_message_the_failure_reason_is_kept():
     assert describe_job("processing", "p-split", sm).failure_reason == "InternalServerError: capacity"
     done = _SageMaker(ProcessingJobStatus="Completed", ExitMessage="split 569 rows")
     assert describe_job("processing", "p-split", done).failure_reason is None
+
+
+def test_an_ignored_event_is_logged_with_the_reason(caplog):
+    from trainops.callbacks import handle_job_event
+
+    foreign = {"source": "aws.sagemaker", "detail-type": "SageMaker Endpoint State Change", "detail": {}}
+    with caplog.at_level("INFO", logger="trainops.callbacks"):
+        outcome = handle_job_event(foreign, ledger=None, sfn=None, sagemaker=None)
+    assert outcome["action"] == "ignored"
+    (record,) = [r for r in caplog.records if r.name == "trainops.callbacks"]
+    assert "SageMaker Endpoint State Change" in record.getMessage()
+    assert record.detail_type == "SageMaker Endpoint State Change"
