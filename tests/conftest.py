@@ -24,12 +24,18 @@ def trainops_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]
 
 
 def bad_rows_in_the_middle(path: Path, *, rows: int = 20000) -> Path:
-    """A CSV whose head and tail are fine (the sample check, which reads the first and last 64 KiB, passes) with a
-    non-numeric feature in the middle, so the training job itself fails, as it would on AWS."""
+    """A dataset already split (``<path>/train/data.csv`` and ``<path>/validation/data.csv``, so no split job
+    runs, which would check every row) whose training file's head and tail are fine (the sample check, which
+    reads the first and last 64 KiB, passes) with a non-numeric feature in the middle: the training job itself
+    fails, as it would on AWS."""
     lines = []
     for i in range(rows):
         label = i % 2
         lines.append(f"{label},{i * 0.01:.4f},{(i % 13) * 0.5:.3f},{(i % 7) - 3},{label * 0.7 + (i % 5) * 0.1:.3f}")
+    validation = lines[: rows // 10]
     lines[rows // 2] = "1,abc,0.5,1,0.2"
-    path.write_text("\n".join(lines) + "\n")
+    (path / "train").mkdir(parents=True)
+    (path / "validation").mkdir()
+    (path / "train" / "data.csv").write_text("\n".join(lines) + "\n")
+    (path / "validation" / "data.csv").write_text("\n".join(validation) + "\n")
     return path

@@ -97,7 +97,7 @@ def test_incremental_xgboost_resumes_from_the_approved_model(tmp_path):
 
 
 def test_bad_data_fails_the_job_and_the_cli_shows_state_error_and_cause(tmp_path):
-    data = bad_rows_in_the_middle(tmp_path / "bad.csv")
+    data = bad_rows_in_the_middle(tmp_path / "bad")
     result = trainops("local", "run", "--project", "baddata", "--data", str(data), "--json")
     assert result.returncode == 1
     summary = json.loads(result.stdout)

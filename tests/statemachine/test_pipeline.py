@@ -108,7 +108,7 @@ def test_a_duplicate_callback_event_is_harmless(trainops_cloud, tmp_path):
 
 def test_training_failure_ends_the_run_with_the_reason_recorded(trainops_cloud, tmp_path):
     app = trainops_cloud
-    data = bad_rows_in_the_middle(tmp_path / "broken.csv")
+    data = bad_rows_in_the_middle(tmp_path / "broken")
     summary = app.run("broken", data, None, timeout=300)
     assert summary.status == "FAILED"
     assert summary.failed_state == "StartTraining"
@@ -300,7 +300,7 @@ def test_tuning_where_every_job_fails_ends_as_no_model_and_registers_nothing(tra
     app = trainops_cloud
     config = tmp_path / "allfail.yaml"
     config.write_text(TUNING.format(project="allfail"))
-    data = bad_rows_in_the_middle(tmp_path / "broken.csv")
+    data = bad_rows_in_the_middle(tmp_path / "broken")
     summary = app.run("allfail", data, config, timeout=600)
     assert summary.status == "NO_MODEL"
     assert _states(app, summary.execution_arn)[-1] == "NoModel"

@@ -102,3 +102,32 @@ def test_plain_input_gives_plain_output_and_a_header_stays_on_top(tmp_path):
     train = (tmp_path / "processing" / "output" / "train" / "train.csv").read_text().splitlines()
     assert train[0] == "y,a,b"
     assert len(train) == 1 + 16
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "expected"),
+    [
+        (b"1,abc,2\n", "file a.csv line 31, column 2: 'abc' is not a number"),
+        (b"0,1,inf\n", "file a.csv line 31, column 3: the value is inf"),
+        (b"0,1,-Infinity\n", "file a.csv line 31, column 3: the value is -Infinity"),
+    ],
+)
+def test_a_built_in_algorithms_features_are_checked_at_the_users_line(tmp_path, bad_row, expected):
+    # beyond the sample the controller read, only the split sees the row, before the shuffle loses its line
+    code, message = run(tmp_path, {"a.csv": rows(30) + bad_row + rows(30)})
+    assert code == 1
+    assert expected in message
+
+
+def test_missing_feature_values_are_allowed(tmp_path):
+    code, message = run(tmp_path, {"a.csv": rows(30) + b"1,,2\n0,nan,1\n" + rows(30)})
+    assert (code, message) == (0, "")
+
+
+def test_a_scripts_rows_are_split_not_judged(tmp_path):
+    # a script reads text labels, quoted commas and its label anywhere; the split only splits its rows
+    body = b"species,length\n" + b"".join(b'setosa,"1,5"\n' if i % 2 else b"virginica,2\n" for i in range(40))
+    code, message = run(tmp_path, {"a.csv": body}, "--header", "--own-code", problem="multiclass")
+    assert (code, message) == (0, "")
+    report = json.loads((tmp_path / "processing" / "output" / "report" / "split.json").read_text())
+    assert report["rows"] == 40 and report["stratified"] is False

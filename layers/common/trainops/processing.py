@@ -88,6 +88,8 @@ def build_split_request(
     ]
     if config.data.header:
         arguments.append("--header")
+    if config.algorithm.brings_own_code:
+        arguments.append("--own-code")  # the script reads its rows its own way: split them, do not judge them
     return {
         "ProcessingJobName": split_job_name(request),
         "ProcessingInputs": [
