@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from trainops.lint import lint_config
 
 from trainops_local.configfile import ConfigFile, code_key, pack_source_dir, read_config_file
 
@@ -78,6 +79,9 @@ def upload_to_stack(path: Path, *, stack: str | None, region: str | None, profil
     import boto3
 
     found = read_config_file(path)
+    errors = [f for f in lint_config(found.config) if f.severity == "error"]
+    if errors:  # what the pipeline would refuse at its first state is refused before anything is uploaded
+        raise UploadError(" ".join(f"[{f.field}] {f.message} ({f.id}). Fix: {f.fix}." for f in errors))
     session = boto3.session.Session(profile_name=profile, region_name=region)
     data, artifacts = stack_buckets(session.client("cloudformation"), stack or default_stack_name())
     try:

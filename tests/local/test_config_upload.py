@@ -84,3 +84,12 @@ def test_packing_is_deterministic(tmp_path: Path) -> None:
 def test_a_missing_stack_is_named(tmp_path: Path, aws: None) -> None:
     with pytest.raises(UploadError, match="stack 'nope' not found"):
         upload_to_stack(project(tmp_path), stack="nope", region="us-east-1", profile=None)
+
+
+def test_a_config_the_pipeline_would_refuse_is_not_uploaded(tmp_path: Path, stack: dict[str, str]) -> None:
+    config = tmp_path / "churn.yaml"
+    config.write_text(yaml.safe_dump({"project": "churn", "algorithm": {"hyperparameters": {"eta": 5}}}))
+    with pytest.raises(UploadError, match=r"\[algorithm.hyperparameters.eta\]"):
+        upload_to_stack(config, stack="trainops", region="us-east-1", profile=None)
+    s3: Any = boto3.client("s3", region_name="us-east-1")
+    assert "Contents" not in s3.list_objects_v2(Bucket=stack["DataBucketName"])
