@@ -13,22 +13,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
+from trainops.jobs import BY_DETAIL_TYPE, JOB_KINDS, TERMINAL
 from trainops.ledger import Ledger
 from trainops.models import JobResult
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
-KINDS = {
-    "SageMaker Training Job State Change": ("training", "TrainingJobName", "TrainingJobStatus"),
-    "SageMaker Processing Job State Change": ("processing", "ProcessingJobName", "ProcessingJobStatus"),
-    "SageMaker HyperParameter Tuning Job State Change": (
-        "tuning",
-        "HyperParameterTuningJobName",
-        "HyperParameterTuningJobStatus",
-    ),
-}
-FAILURE_ERRORS = {"training": "TrainingJobFailed", "processing": "ProcessingJobFailed", "tuning": "TuningJobFailed"}
 CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
@@ -81,10 +71,10 @@ def parse_event(event: Any) -> tuple[str, str, str] | str:
     """(kind, job name, status), or the reason the event is ignored."""
     if not isinstance(event, dict) or event.get("source") != "aws.sagemaker":
         return "not a SageMaker event"
-    kind_fields = KINDS.get(str(event.get("detail-type")))
-    if kind_fields is None:
+    job_kind = BY_DETAIL_TYPE.get(str(event.get("detail-type")))
+    if job_kind is None:
         return f"detail-type {event.get('detail-type')!r} is not a job state change trainops waits for"
-    kind, name_field, status_field = kind_fields
+    kind, name_field, status_field = job_kind.kind, job_kind.name_field, job_kind.status_field
     detail = event.get("detail")
     if not isinstance(detail, dict) or not detail.get(name_field) or not detail.get(status_field):
         return f"event without detail.{name_field}/{status_field}"
@@ -135,7 +125,9 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
                 cause = failure_cause(name, sagemaker)
             # The cause is also kept on the run record: the failure path reads it from there.
             ledger.update_run(run_id, {"job_failure": cause, "failed_job": name})
-            sfn.send_task_failure(taskToken=token["task_token"], error=FAILURE_ERRORS[kind], cause=cause[:32768])
+            sfn.send_task_failure(
+                taskToken=token["task_token"], error=JOB_KINDS[kind].failure_error, cause=cause[:32768]
+            )
             action = "failure"
     except ClientError as exc:
         if error_code(exc) in CLOSED_TOKEN_CODES:

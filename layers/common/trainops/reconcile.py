@@ -17,14 +17,10 @@ from botocore.exceptions import ClientError
 
 from trainops import callbacks, coalescing
 from trainops.aws import error_code, translate
+from trainops.jobs import JOB_KINDS, TERMINAL
 from trainops.ledger import Ledger, deserialize_item
 
 ORPHAN_AFTER = timedelta(hours=1)
-DESCRIBE = {
-    "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-    "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
-    "tuning": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName", "HyperParameterTuningJobStatus"),
-}
 
 
 def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
@@ -60,9 +56,9 @@ def reconcile(
     slots = [i for i in items if i["sk"] == "SLOT"]
     for token in (i for i in items if i["sk"] == "TOKEN"):
         name = token["pk"].removeprefix("JOB#")
-        method, name_field, status_field = DESCRIBE[token["kind"]]
+        job = JOB_KINDS[token["kind"]]
         try:
-            status = getattr(sagemaker, method)(**{name_field: name})[status_field]
+            status = getattr(sagemaker, job.describe)(**{job.name_field: name})[job.status_field]
         except ClientError as exc:
             if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
                 raise translate(exc, f"describing {name}") from exc
@@ -73,7 +69,7 @@ def reconcile(
             else:  # its create may still be under way; one missing job must not stop the others being answered
                 running += 1
             continue
-        if status not in callbacks.TERMINAL:
+        if status not in TERMINAL:
             running += 1
             continue
         callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
