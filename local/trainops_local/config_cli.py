@@ -13,6 +13,7 @@ from typing import TextIO
 
 from trainops.errors import ConfigInvalid
 from trainops.lint import Finding, lint_config
+from trainops.security import StackSecurity
 
 from trainops_local.configfile import read_config_file
 
@@ -36,13 +37,19 @@ def collect_findings(path: str) -> list[Finding]:
     """Parse and lint the config at ``path`` as ``trainops local run`` reads it (a parse failure is a finding).
 
     A local ``algorithm.source_dir`` must be a folder holding the entry point, exactly as for ``local run``;
-    a ``local_command`` that is not installed here is a warning (the config may be meant for AWS only).
+    a ``local_command`` that is not installed here is a warning (the config may be meant for AWS only). The
+    stack's job security (trusted image repositories, KMS key, VPC, required isolation) is read from the variables
+    the template gives the functions (TRUSTED_IMAGE_REPOSITORIES, ...) when they are set, else trainops' defaults.
     """
     try:
         found = read_config_file(Path(path))
     except ConfigInvalid as exc:
         return [_parse_finding(exc)]
-    findings = lint_config(found.config)
+    try:
+        stack = StackSecurity.from_environment()  # a shell that mirrors a stack's variables; else the defaults
+    except ConfigInvalid as exc:
+        return [_parse_finding(exc)]
+    findings = lint_config(found.config, stack=stack)
     if (missing := found.local_command_missing()) is not None:
         findings.append(
             Finding(

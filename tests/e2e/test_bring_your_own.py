@@ -84,7 +84,7 @@ def test_bad_script_configs_exit_2_naming_the_field_before_anything_starts(
 CONTAINER_CONFIG = """project: byo-container
 algorithm:
   name: container
-  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1
+  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/trainops-mine:1
 {command}"""
 
 

@@ -216,7 +216,7 @@ def _sleeper(tmp_path: Any, project: str, seconds: int, max_runtime: int = 3600)
         project,
         f"""algorithm:
   name: container
-  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sleeper:1
+  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/trainops-sleeper:1
   local_command: [python3, -c, "import time; time.sleep({seconds})"]
   metric_definitions: [{{name: "validation:auc", regex: "validation:auc=([0-9.]+)"}}]
 problem: {{type: binary, objective_metric: validation:auc, objective_direction: Maximize}}
@@ -431,7 +431,7 @@ def test_a_failed_training_job_is_recorded_with_sagemakers_reason(trainops_cloud
         "fault-job-failed",
         """algorithm:
   name: container
-  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/crasher:1
+  image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/trainops-crasher:1
   local_command: [python3, -c, "import sys; sys.exit('fault suite: CUDA out of memory')"]
   metric_definitions: [{name: "validation:auc", regex: "validation:auc=([0-9.]+)"}]
 problem: {type: binary, objective_metric: validation:auc, objective_direction: Maximize}

@@ -189,7 +189,9 @@ def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topi
     for queue in queues:
         props = resources[queue]["Properties"]
         assert props["MessageRetentionPeriod"] == 14 * 86400, queue
-        assert props["SqsManagedSseEnabled"] is True, queue
+        # SQS-managed keys, or the stack's KMS key when KmsKeyArn is given (never both, never neither)
+        assert props["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", {"Ref": "AWS::NoValue"}, True]}, queue
+        assert props["KmsMasterKeyId"] == {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
         watching = [
             a
             for a in alarms
@@ -221,7 +223,11 @@ def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use():
     resources = _template()["Resources"]
-    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    # its own key, unless the stack has a KMS key (whose policy must then grant CloudWatch the same: docs/security.md)
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {
+        "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AlarmTopicKey"}]
+    }
+    assert resources["AlarmTopicKey"]["Condition"] == "NoKmsKey"
     key = resources["AlarmTopicKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
     grants = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]

@@ -89,6 +89,9 @@ def test_pipe_mode_request_for_builtin_xgboost():
             {"Key": "trainops:run-id", "Value": RUN},
             {"Key": "trainops:config-hash", "Value": cfg.config_hash()},
         ],
+        # built-in algorithms need no network; one instance has no traffic between instances to encrypt
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": False,
     }
     _validate(body)
 

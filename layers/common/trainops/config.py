@@ -215,6 +215,42 @@ class RegistryConfig(_Strict):
     )
 
 
+# A KMS key ARN (SageMaker also accepts key ids and aliases; trainops asks for the ARN, which IAM and key policies
+# name): arn:<partition>:kms:<region>:<account>:key/<uuid or mrk-...>. template.yaml's KmsKeyArn uses the same.
+KMS_KEY_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+
+
+class SecurityConfig(_Strict):
+    """Job security beyond the stack's: a project may tighten it, never loosen it (``trainops.security``)."""
+
+    network_isolation: bool | None = Field(
+        default=None,
+        description="true: the project's jobs run without network access (EnableNetworkIsolation). Default: on for "
+        "built-in algorithms and when the stack requires it (RequireNetworkIsolation); off for script mode and "
+        "containers. false is refused where the default is on. Script mode then gets its code through a `code` "
+        "channel, and a requirements.txt cannot be installed.",
+    )
+    encrypt_inter_container_traffic: bool | None = Field(
+        default=None,
+        description="true: encrypt the traffic between the job's instances. Default: on when "
+        "resources.instance_count > 1 (false is then refused).",
+    )
+    kms_key: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN_PATTERN)] | None = Field(
+        default=None,
+        description="A KMS key ARN for the project's job output and volumes, when the stack has no key (KmsKeyArn); "
+        "refused when the stack has one. Its key policy must let the SageMaker execution role use it.",
+    )
+    vpc: bool | None = Field(
+        default=None,
+        description="true: the project's jobs must run in the stack's VPC (refused when the stack has none); false "
+        "is refused when the stack has one. The subnets and security groups are the stack's (JobSubnetIds, "
+        "JobSecurityGroupIds), never a project's.",
+    )
+
+
 class ProjectConfig(_Strict):
     project: ProjectName
     description: str = ""
@@ -231,6 +267,7 @@ class ProjectConfig(_Strict):
         json_schema_extra={"pattern": r"^(rate|cron)\(.+\)$"},
     )
     tuning: TuningConfig | None = None
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     concurrency: Literal["coalesce", "queue", "parallel"] = Field(
         default="coalesce",
         description="New data while a run of the project is in progress: 'coalesce' (one follow-up run trains on "
@@ -260,7 +297,10 @@ class ProjectConfig(_Strict):
         return tags
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        if not self.security.model_dump(exclude_none=True):
+            del data["security"]  # a config without security settings keeps the hash it had before the section existed
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -40,6 +40,11 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
   CONF-E008 a built-in XGBoost num_round that no job could finish within resources.max_runtime_seconds
   CONF-E009 a combination the pipeline cannot run (Autopilot, distribution with a built-in algorithm or another
             framework than PyTorch/TensorFlow, incremental training where it cannot resume): trainops.support
+  CONF-E010 a ``security:`` setting that would loosen the stack's job security or trainops' defaults (network
+            isolation off for a built-in algorithm or where the stack requires it, inter-container encryption off
+            on several instances, a KMS key replacing the stack's, a VPC the stack does not have): trainops.security
+  CONF-E011 an image (algorithm.image_uri / inference_image_uri) outside the trusted registries: the stack's
+            TrustedImageRepositories and AWS's algorithm and framework registries (trainops.security)
 A config that does not load at all (over 32 KiB, not UTF-8, invalid YAML, a key given twice, a field the model
 refuses, such as a schedule EventBridge Scheduler would refuse) is CONF-E001 in ``trainops config validate``.
 """
@@ -57,6 +62,7 @@ from trainops.config import AlgorithmName, ProblemType, ProjectConfig
 from trainops.errors import ConfigInvalid
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of, for_own_code
+from trainops.security import StackSecurity, image_refusals, security_refusals
 from trainops.support import incremental_refusal, unsupported
 from trainops.tuning import (
     MAX_CATEGORICAL_VALUES,
@@ -987,14 +993,30 @@ def _config_rules(config: ProjectConfig) -> list[Finding]:
     return findings
 
 
-def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, Any]] | None = None) -> list[Finding]:
+def _security(config: ProjectConfig, stack: StackSecurity) -> list[Finding]:
+    """What the stack's job security settings refuse: a config that loosens them, an untrusted image."""
+    return [
+        *(_conf_error("010", r.field, r.message, r.fix) for r in security_refusals(config, stack)),
+        *(_conf_error("011", r.field, r.message, r.fix) for r in image_refusals(config, stack)),
+    ]
+
+
+def lint_config(
+    config: ProjectConfig,
+    *,
+    earlier_tuning_jobs: list[dict[str, Any]] | None = None,
+    stack: StackSecurity | None = None,
+) -> list[Finding]:
     """Every finding for the config, errors first: its ``tuning:`` section and what the pipeline would refuse.
 
     ``earlier_tuning_jobs`` are DescribeHyperParameterTuningJob responses of the project's earlier
-    tuning jobs; with them the linter also says which could warm-start this one.
+    tuning jobs; with them the linter also says which could warm-start this one. ``stack`` is the deployed
+    stack's job security (the pipeline passes it; the CLI reads the same variables from its environment); without
+    it, the offline defaults: no key, no VPC, images from repositories named trainops* in any account.
     """
     config_findings = [
         *_config_rules(config),
+        *_security(config, stack or StackSecurity()),
         *_hyperparameter_count(config),
         *_xgboost_values(config),
         *_num_round_runtime(config),
@@ -1022,10 +1044,10 @@ def lint_config(config: ProjectConfig, *, earlier_tuning_jobs: list[dict[str, An
     return sorted(findings, key=lambda f: (f.severity != "error", f.id, f.field))
 
 
-def raise_on_errors(config: ProjectConfig) -> None:
+def raise_on_errors(config: ProjectConfig, *, stack: StackSecurity | None = None) -> None:
     """The pipeline's gate (NormalizeRequest, before anything is launched): any error stops the run with
     ConfigInvalid, listing every error and giving the first one's field and fix."""
-    errors = [f for f in lint_config(config) if f.severity == "error"]
+    errors = [f for f in lint_config(config, stack=stack) if f.severity == "error"]
     if errors:
         first = errors[0]
         summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)

@@ -13,6 +13,7 @@ from trainops.catalog import image_uri
 from trainops.config import ProjectConfig
 from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import digest, job_name
+from trainops.security import StackSecurity, apply_to_processing, job_security
 from trainops.training import channel_uris, tags_for
 
 BASE = "/opt/ml/processing"
@@ -71,7 +72,11 @@ def build_split_request(
     role_arn: str,
     artifacts_bucket: str,
     region: str,
+    stack: StackSecurity | None = None,
 ) -> dict[str, Any]:
+    """The CreateProcessingJob request of the validation split, with the stack's KMS key and VPC; the split needs
+    no network, so it always runs with network isolation."""
+    security = job_security(config, stack or StackSecurity())
     out = split_outputs(request, artifacts_bucket)
     data_type = "S3Prefix"
     arguments = [
@@ -90,7 +95,7 @@ def build_split_request(
         arguments.append("--header")
     if config.algorithm.brings_own_code:
         arguments.append("--own-code")  # the script reads its rows its own way: split them, do not judge them
-    return {
+    body: dict[str, Any] = {
         "ProcessingJobName": split_job_name(request),
         "ProcessingInputs": [
             {
@@ -154,6 +159,8 @@ def build_split_request(
         "RoleArn": role_arn,
         "Tags": tags_for(request, config),
     }
+    apply_to_processing(body, security)
+    return body
 
 
 def create_processing_job(body: dict[str, Any], sagemaker: Any) -> dict[str, Any]:

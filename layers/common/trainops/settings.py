@@ -27,6 +27,13 @@ class Settings:
     state_machine_arn: str | None = None
     scheduler_role_arn: str | None = None
     schedule_group: str | None = None
+    # Job security (template parameters KmsKeyArn, JobSubnetIds, JobSecurityGroupIds, RequireNetworkIsolation,
+    # TrustedImageRepositories): empty when the stack sets none. trainops.security reads them.
+    kms_key_arn: str | None = None
+    job_subnet_ids: str | None = None
+    job_security_group_ids: str | None = None
+    require_network_isolation: str | None = None
+    trusted_image_repositories: str | None = None
 
 
 ENV = {
@@ -38,6 +45,11 @@ ENV = {
     "state_machine_arn": "STATE_MACHINE_ARN",
     "scheduler_role_arn": "SCHEDULER_ROLE_ARN",
     "schedule_group": "SCHEDULE_GROUP",
+    "kms_key_arn": "KMS_KEY_ARN",
+    "job_subnet_ids": "JOB_SUBNET_IDS",
+    "job_security_group_ids": "JOB_SECURITY_GROUP_IDS",
+    "require_network_isolation": "REQUIRE_NETWORK_ISOLATION",
+    "trusted_image_repositories": "TRUSTED_IMAGE_REPOSITORIES",
 }
 
 

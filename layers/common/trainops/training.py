@@ -16,6 +16,7 @@ from trainops.config import AlgorithmName, InputMode, ProjectConfig
 from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
 from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import job_name
+from trainops.security import StackSecurity, apply_to_training, check_images, job_security
 from trainops.support import incremental_refusal
 from trainops.types import split_s3_uri
 
@@ -63,8 +64,13 @@ def build_training_request(
     role_arn: str,
     artifacts_bucket: str,
     base_model: BaseModel | None = None,
+    stack: StackSecurity | None = None,
 ) -> dict[str, Any]:
-    """The exact CreateTrainingJob request for this run."""
+    """The exact CreateTrainingJob request for this run, with the stack's job security (``stack``: KMS key, VPC,
+    network isolation; without it, trainops' defaults) tightened by the config's ``security:`` section."""
+    security = job_security(config, stack or StackSecurity())  # raises where the config would loosen it
+    if stack is not None:
+        check_images(config, stack)
     name = training_job_name(request)
     prefix = run_prefix(artifacts_bucket, request)
     mode = plan.input_mode
@@ -102,6 +108,7 @@ def build_training_request(
     }
     if base_model is not None:
         _apply_incremental(body, config, plan, base_model, prefix)
+    apply_to_training(body, security, config)
     for key, value in hyperparameters.items():
         if len(value) > 2500:
             raise InvalidTrainingRequest(

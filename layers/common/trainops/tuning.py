@@ -45,6 +45,7 @@ from trainops.types import TAG_KEY_RE, TUNING_JOB_NAME_RE
 
 if TYPE_CHECKING:
     from trainops.config import ProjectConfig
+    from trainops.security import StackSecurity
 
 # --- AWS limits (docs/aws-facts.md; the service model wins where they differ) ---------------------
 MAX_TUNING_JOB_NAME = 32
@@ -615,13 +616,13 @@ def _translate(exc: ClientError) -> Exception:
     return translate(exc, "SageMaker")
 
 
-def raise_on_lint_errors(config: ProjectConfig) -> None:
+def raise_on_lint_errors(config: ProjectConfig, stack: StackSecurity | None = None) -> None:
     """Run the tuning linter; its errors stop the run (ConfigInvalid) with every finding and the first fix."""
     if config.tuning is None:
         return
     from trainops.lint import lint_config  # lint imports this module
 
-    errors = [f for f in lint_config(config) if f.severity == "error"]
+    errors = [f for f in lint_config(config, stack=stack) if f.severity == "error"]
     if errors:
         first = errors[0]
         summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)
@@ -636,6 +637,7 @@ def start_tuning(
     project: str,
     sagemaker_client: Any,
     objective: ResolvedObjective | None = None,
+    stack: StackSecurity | None = None,
 ) -> dict[str, Any]:
     """Create the run's hyperparameter tuning job and say which warm start it got and why.
 
@@ -644,7 +646,7 @@ def start_tuning(
     """
     if config.tuning is None:
         raise ConfigInvalid("the project config has no tuning section", field="tuning", fix="add a tuning: section")
-    raise_on_lint_errors(config)
+    raise_on_lint_errors(config, stack)
     name = tuning_job_name(project, run_id)
     request = build_tuning_request(
         plan_training_request,

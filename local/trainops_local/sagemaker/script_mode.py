@@ -35,6 +35,7 @@ from trainops_local.sagemaker.types import JobFailed, JobStopped
 
 PROGRAM = "sagemaker_program"
 SUBMIT_DIR = "sagemaker_submit_directory"
+CODE_CHANNEL_SOURCEDIR = "/opt/ml/input/data/code/sourcedir.tar.gz"  # the SDK's path for a job without network
 BOOTSTRAP = Path(frameworks.__file__).resolve().parent / "bootstrap.py"
 FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason
 # The environment of a Linux container before the image adds its own.
@@ -123,6 +124,13 @@ def fetch_code(s3: Any, request: dict[str, Any], layout: TrainingLayout) -> str:
     hps = request.get("HyperParameters") or {}
     program = str(decode_value(hps[PROGRAM]))
     source = str(decode_value(hps[SUBMIT_DIR]))
+    if source == CODE_CHANNEL_SOURCEDIR:
+        # a job without network gets its code as the input channel "code" (as the SageMaker Python SDK sends it);
+        # SageMaker puts the archive at this path, the toolkit extracts it
+        code = next((c for c in request.get("InputDataConfig") or [] if c.get("ChannelName") == "code"), None)
+        if code is None:
+            raise JobFailed(f"ClientError: {SUBMIT_DIR} is {source}, but the job has no input channel named code")
+        source = code["DataSource"]["S3DataSource"]["S3Uri"]
     if not source.startswith("s3://"):
         raise JobFailed(f"ClientError: {SUBMIT_DIR} must be an S3 URI of a sourcedir.tar.gz, got {source!r}")
     tarball = layout.root / "sourcedir.tar.gz"
@@ -150,6 +158,14 @@ def prepare_environment(request: dict[str, Any], layout: TrainingLayout, hooks: 
         raise JobFailed(f"ClientError: {exc}") from exc
     requirements_file = layout.code_dir / "requirements.txt"
     requirements = requirements_file.read_bytes() if requirements_file.is_file() else None
+    if requirements and request.get("EnableNetworkIsolation"):
+        # On AWS the toolkit's pip install cannot reach any index from an isolated container and the job fails;
+        # locally the environment would be built from the network, so refuse it as AWS would fail it.
+        raise JobFailed(
+            'AlgorithmError: InstallRequirementsError:\nExitCode 1\nErrorMessage "the job runs with network '
+            "isolation (EnableNetworkIsolation), so requirements.txt cannot be installed: pip has no network "
+            '(trainops refuses this locally as it fails on AWS)"\nCommand "pip install -r requirements.txt"'
+        )
     interrupt, log = hooks.interrupt(), hooks.log
     try:
         env = frameworks.ensure_environment(

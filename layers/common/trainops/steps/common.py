@@ -9,6 +9,7 @@ from trainops import callbacks, processing, training
 from trainops.config import ProjectConfig, parse_config
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, TrainingPlan
+from trainops.security import StackSecurity
 from trainops.settings import Settings
 from trainops.training import BaseModel
 
@@ -55,15 +56,16 @@ def training_request(
         role_arn=settings.sagemaker_role_arn,
         artifacts_bucket=settings.artifacts_bucket,
         base_model=base_model,
+        stack=StackSecurity.from_settings(settings),
     )
 
 
-def lint_errors(config: ProjectConfig) -> None:
+def lint_errors(config: ProjectConfig, settings: Settings | None = None) -> None:
     """The config linter, run on every config before anything is launched: the rules ``trainops config validate``
-    runs (``trainops.lint.raise_on_errors``)."""
+    runs (``trainops.lint.raise_on_errors``), with the stack's job security settings."""
     from trainops.lint import raise_on_errors  # imported on first use: not part of the handler's cold start
 
-    raise_on_errors(config)
+    raise_on_errors(config, stack=StackSecurity.from_settings(settings) if settings is not None else None)
 
 
 def answer_if_done(

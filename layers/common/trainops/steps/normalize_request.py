@@ -25,7 +25,7 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     if isinstance(result, Skip):
         return result.model_dump(mode="json")
     assert config is not None
-    lint_errors(config)
+    lint_errors(config, settings)
     ledger = ledger_for(settings, clients)
     if result.trigger.kind == "schedule":
         done = _already_trained(ledger.project_runs(result.project), result.dataset.uri, result.dataset.fingerprint)

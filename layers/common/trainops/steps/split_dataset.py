@@ -6,6 +6,7 @@ from typing import Any
 
 from trainops import processing
 from trainops.models import RunRequest, TrainingPlan
+from trainops.security import StackSecurity
 from trainops.settings import Settings
 from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
 
@@ -23,6 +24,7 @@ def split_dataset(event: dict[str, Any], *, settings: Settings, clients: Clients
         role_arn=settings.sagemaker_role_arn,
         artifacts_bucket=settings.artifacts_bucket,
         region=settings.region,
+        stack=StackSecurity.from_settings(settings),
     )
     ledger = ledger_for(settings, clients)
     ledger.store_token(body["ProcessingJobName"], "processing", event["task_token"], request.run_id)
