@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
+# checkov pins boto3 1.35 (the project pins 1.44), so it too lives in a tool environment of its own.
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
 PYTEST := $(PY) -m pytest
 
 $(STAMP): requirements-dev.txt requirements-sdk.txt pyproject.toml
@@ -28,6 +32,10 @@ $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON312) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
 
+$(CHECKOV):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+
 # The R example (examples/r) trains locally through its stand-in command, Rscript: Debian's R when missing.
 R_PACKAGES := r-base-core r-cran-jsonlite
 r-runtime:
@@ -37,11 +45,11 @@ r-runtime:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_PACKAGES) >/dev/null; \
 	  else echo "the R example's test needs R: install $(R_PACKAGES)"; exit 2; fi; }
 
-.PHONY: help venv demo test r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas build bench clean
+.PHONY: help venv demo test scan r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas build bench clean
 
 help:
 	@echo "make demo   - run the main job end to end on the embedded local cloud"
-	@echo "make test   - run every test suite (unit, statemachine, integration, template, local, e2e, lint)"
+	@echo "make test   - run every test suite (unit, statemachine, integration, template, local, e2e, lint, scan)"
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
 
 venv: $(STAMP) ## create or reuse the virtual environment
@@ -49,7 +57,7 @@ venv: $(STAMP) ## create or reuse the virtual environment
 demo: $(STAMP) ## the main job: S3 upload -> EventBridge -> Step Functions -> training -> registry, locally
 	$(VENV)/bin/trainops local demo
 
-test: $(STAMP) $(SAM) r-runtime lint ## every suite
+test: $(STAMP) $(SAM) $(CHECKOV) r-runtime lint scan ## every suite
 	$(PYTEST) tests
 
 test-unit: $(STAMP) ## config, request builders, naming, approval
@@ -61,7 +69,7 @@ test-statemachine: $(STAMP) ## the real ASL executed by moto's interpreter
 test-integration: $(STAMP) ## handlers against moto
 	$(PYTEST) tests/integration
 
-test-template: $(STAMP) $(SAM) ## cfn-lint, sam validate --lint, ASL structure
+test-template: $(STAMP) $(SAM) $(CHECKOV) ## cfn-lint, sam validate --lint, ASL structure, the template's security
 	$(PYTEST) tests/template
 
 test-local: $(STAMP) ## the local cloud's parts and the moto behaviour it relies on
@@ -69,6 +77,9 @@ test-local: $(STAMP) ## the local cloud's parts and the moto behaviour it relies
 
 test-e2e: $(STAMP) r-runtime ## whole runs through the local cloud, real training scripts included
 	$(PYTEST) tests/e2e
+
+scan: $(STAMP) $(CHECKOV) ## checkov (SAM-translated template) and cfn-lint with serverless rules: 0 findings
+	$(PY) -m trainops_local.scan
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -27,8 +27,12 @@ def _asl() -> dict:
     return json.loads(ASL.read_text())
 
 
-def test_cfn_lint_is_clean():
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+def test_cfn_lint_is_clean_with_the_serverless_rules():
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE), "-a", "cfn_lint_serverless.rules"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -207,14 +211,21 @@ def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topi
 
 def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
     text = TEMPLATE.read_text()
-    # every EventBridge rule sends what it cannot deliver to the undelivered-events queue
-    assert text.count("DeadLetterConfig:") == text.count("Type: EventBridgeRule") == 3
-    assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 3
+    # every EventBridge rule (the schedule of ReconcileJobs included) sends what it cannot deliver to the
+    # undelivered-events queue, whose policy admits exactly those rules
+    rules = text.count("Type: EventBridgeRule") + text.count("Type: Schedule\n")
+    assert text.count("DeadLetterConfig:") == rules == 4
+    assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 4
+    policy = _template()["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]
+    assert len(policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == 4
     invoke = _template()["Resources"]["HandleJobEventFunction"]["Properties"]["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedCallbacksQueue", "Arn"]}
     # a rejected config upload too (SyncSchedule's asynchronous invocations)
     invoke = _template()["Resources"]["SyncScheduleFunction"]["Properties"]["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RejectedConfigsQueue", "Arn"]}
+    # and a reconciliation sweep that keeps failing
+    invoke = _template()["Resources"]["ReconcileJobsFunction"]["Properties"]["EventInvokeConfig"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedCallbacksQueue", "Arn"]}
     # and every execution that ends without a model raises the failed-runs alarm
     failed = _template()["Resources"]["FailedRunsAlarm"]["Properties"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"] if "MetricStat" in m}
