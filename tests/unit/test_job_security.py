@@ -303,3 +303,16 @@ def test_the_stack_may_trust_other_repositories() -> None:
     assert image_trusted("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-a/train:1", stack)
     assert not image_trusted("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-b/train:1", stack)
     assert not image_trusted("123456789012.dkr.ecr.us-east-1.amazonaws.com/trainops-r:1", stack)  # replaced
+
+
+def test_partitions_follow_botocore():
+    import re
+
+    import botocore.loaders
+    from trainops.security import _partition
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    for part in endpoints["partitions"]:
+        for region in part["regions"]:
+            assert re.match(part["regionRegex"], region)
+            assert _partition(region) == part["partition"], region

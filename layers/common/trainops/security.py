@@ -212,16 +212,20 @@ def security_refusals(config: ProjectConfig, stack: StackSecurity) -> list[Refus
 
 
 # --- trusted images ---------------------------------------------------------------------------------------
+# botocore's partitions (endpoints.json regionRegex), most specific prefix first
+_PARTITIONS = (
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+    ("cn-", "aws-cn"),
+)
+
+
 def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    if region.startswith("us-iso"):
-        return "aws-iso"
-    return "aws"
+    return next((partition for prefix, partition in _PARTITIONS if region.startswith(prefix)), "aws")
 
 
 @cache
