@@ -282,11 +282,11 @@ def test_stop_request_stops_between_rounds(s3: Any, dataset: None, tmp_path: Pat
         (
             {"AlgorithmName": "arn:aws:sagemaker:us-east-1:1:algorithm/x"},
             "algorithm/x",
-            "is not available locally: trainops' local cloud runs built-in XGBoost, script mode and containers",
+            "is not available locally: trainops' local cloud runs built-in XGBoost and Linear Learner, script mode",
         ),
         (
-            {"TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"},
-            "linear-learner:1",
+            {"TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1"},
+            "kmeans:1",
             "is not available locally",
         ),
     ],

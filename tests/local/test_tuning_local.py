@@ -283,3 +283,41 @@ def test_stop_tuning_job(sm: Any, tuner: LocalTuner) -> None:
     job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert job["HyperParameterTuningJobStatus"] == "Stopped"
     assert sum(job["TrainingJobStatusCounters"].values()) < 30
+
+
+@pytest.mark.usefixtures("data")
+def test_linear_learner_tunes_on_its_own_metrics(sm: Any, tuner: LocalTuner) -> None:
+    # Given a Linear Learner plan (as the planner makes it) and a tuning of learning_rate and wd on
+    # validation:objective_loss, which the algorithm reports every epoch
+    request = plan_request()
+    request["AlgorithmSpecification"]["TrainingImage"] = "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"
+    request["HyperParameters"] = {"predictor_type": "binary_classifier", "epochs": "10", "mini_batch_size": "100"}
+    config = parse_config(
+        {
+            "project": "churn",
+            "algorithm": {"name": "linear-learner"},
+            "tuning": {
+                "ranges": {
+                    "learning_rate": {"type": "continuous", "min": 1e-4, "max": 0.5, "scaling": "Logarithmic"},
+                    "wd": {"type": "continuous", "min": 1e-7, "max": 0.1, "scaling": "Logarithmic"},
+                },
+                "objective": {"metric": "validation:objective_loss", "direction": "Minimize"},
+                "max_jobs": 4,
+                "max_parallel_jobs": 2,
+                "random_seed": 5,
+            },
+        }
+    )
+    # When it runs locally
+    started = start_tuning(request, config, run_id="ll-1", project="churn", sagemaker_client=sm)
+    tuner.wait(started["tuning_job_name"], TIMEOUT)
+    # Then every child trained one model (num_models 1 under tuning) and reported the objective
+    job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=started["tuning_job_name"])
+    assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["ObjectiveStatusCounters"]["Succeeded"] == 4
+    best = job["BestTrainingJob"]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:objective_loss"
+    assert 0 < best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] < 0.7
+    detail = sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
+    metrics = {m["MetricName"] for m in detail["FinalMetricDataList"]}
+    assert {"validation:binary_classification_accuracy", "validation:roc_auc_score"} <= metrics

@@ -5,7 +5,9 @@ Facts encoded here were checked against the AWS docs and the containers' source 
   Pipe mode for CSV but not libsvm ("Pipe mode not supported for LibSVM"); no ``model`` channel; it resumes
   from ``xgboost-checkpoint.<N>`` in its checkpoint directory, training ``num_round - (N + 1)`` more rounds
   (``num_round`` is the total). That resume is verified for 1.7-1; 3.0-5 writes checkpoints under other names.
-- Linear Learner: CSV and recordIO-protobuf in File and Pipe mode; no incremental training.
+- Linear Learner: CSV and recordIO-protobuf in File and Pipe mode; channels train (required), validation and
+  test; no incremental training and no resume from checkpoints; metrics from its ``#quality_metric`` log lines,
+  through the MetricDefinitions SageMaker attaches to the built-in algorithm (``LINEAR_LEARNER_METRICS``).
 - script mode: any channel, File/FastFile/Pipe as the script handles it; incremental through a ``model`` channel.
 """
 
@@ -37,6 +39,8 @@ class AlgorithmSpec:
     # metric name -> direction, for validating a configured objective
     metrics: dict[str, str] = field(default_factory=dict)
     runs_locally: bool = True
+    # resumes from what it wrote to /opt/ml/checkpoints after an interruption (managed spot training)
+    resumes_from_checkpoints: bool = True
 
 
 _XGB_MAX = ("auc", "aucpr", "accuracy", "f1", "map", "ndcg", "r2", "precision", "recall", "balanced_accuracy")
@@ -49,6 +53,50 @@ def _xgb_metrics() -> dict[str, str]:
         out.update({f"{channel}:{m}": "Maximize" for m in _XGB_MAX})
         out.update({f"{channel}:{m}": "Minimize" for m in _XGB_MIN})
     return out
+
+
+# The MetricDefinitions SageMaker attaches to built-in Linear Learner jobs (as a tuning job's TrainingJobDefinition
+# shows them): metric name -> (regex over the container's log, direction). Per-epoch objective lines carry
+# ``epoch=``; the final values (``...:final`` and every score) are printed once, after training. The direction is
+# the docs' "Metrics computed by the linear learner algorithm" table; ``roc_auc_score`` is in that table, its
+# regex follows the others'.
+_LL_SCORE = "#quality_metric: host=\\S+, {channel} {metric} <score>=(\\S+)"
+_LL_LOSS = "#quality_metric: host=\\S+, {channel} {metric} <loss>=(\\S+)"
+
+
+def _ll_metrics() -> dict[str, tuple[str, Direction]]:
+    out: dict[str, tuple[str, Direction]] = {}
+    scores = {
+        "binary_classification_accuracy": "binary_classification_accuracy",
+        "binary_f_beta": "binary_f_\\S+",
+        "precision": "precision",
+        "recall": "recall",
+        "roc_auc_score": "roc_auc_score",
+        "multiclass_accuracy": "multiclass_accuracy",
+        "multiclass_top_k_accuracy": "multiclass_top_k_accuracy_\\S+",
+        "dcg": "dcg",
+        "macro_f_beta": "macro_f_\\S+",
+        "macro_precision": "macro_precision",
+        "macro_recall": "macro_recall",
+    }
+    for channel in ("train", "validation", "test"):
+        epoch = "#quality_metric: host=\\S+, epoch=\\S+, {channel} \\S+_objective <loss>=(\\S+)"
+        if channel != "test":
+            out[f"{channel}:objective_loss"] = (epoch.format(channel=channel), "Minimize")
+            out[f"{channel}:objective_loss:final"] = (
+                _LL_LOSS.format(channel=channel, metric="\\S+_objective"),
+                "Minimize",
+            )
+        else:  # the test channel is scored once, after training
+            out["test:objective_loss"] = (_LL_LOSS.format(channel=channel, metric="\\S+_objective"), "Minimize")
+        for name in ("mse", "absolute_loss"):
+            out[f"{channel}:{name}"] = (_LL_LOSS.format(channel=channel, metric=name), "Minimize")
+        for name, pattern in scores.items():
+            out[f"{channel}:{name}"] = (_LL_SCORE.format(channel=channel, metric=pattern), "Maximize")
+    return out
+
+
+LINEAR_LEARNER_METRICS = _ll_metrics()
 
 
 CATALOG: dict[AlgorithmName, AlgorithmSpec] = {
@@ -77,16 +125,8 @@ CATALOG: dict[AlgorithmName, AlgorithmSpec] = {
             ProblemType.MULTICLASS: Objective("validation:objective_loss", "Minimize"),
             ProblemType.REGRESSION: Objective("validation:objective_loss", "Minimize"),
         },
-        metrics={
-            "validation:objective_loss": "Minimize",
-            "validation:binary_classification_accuracy": "Maximize",
-            "validation:binary_f_beta": "Maximize",
-            "validation:multiclass_accuracy": "Maximize",
-            "validation:mse": "Minimize",
-            "validation:absolute_loss": "Minimize",
-            "train:objective_loss": "Minimize",
-        },
-        runs_locally=False,
+        metrics={name: direction for name, (_, direction) in LINEAR_LEARNER_METRICS.items()},
+        resumes_from_checkpoints=False,
     ),
     AlgorithmName.SCRIPT: AlgorithmSpec(
         name=AlgorithmName.SCRIPT,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trainops_local.frameworks import FrameworkEnv
-from trainops_local.sagemaker import s3io, script_mode, xgboost_algo
+from trainops_local.sagemaker import linear_learner, s3io, script_mode, xgboost_algo
 from trainops_local.sagemaker.channels import Channel, PipeFeeder, download_channel
 from trainops_local.sagemaker.images import training_kind
 from trainops_local.sagemaker.layout import TrainingLayout, write_input_config
@@ -44,6 +44,10 @@ MESSAGES = {
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
 }
+
+
+# built-in algorithms the engine runs itself (they read gzip files in File mode, as their containers do)
+BUILT_IN = ("xgboost", "linear-learner")
 
 
 def _never() -> bool:
@@ -148,7 +152,7 @@ class _TrainingRun:
         for channel in channels.values():
             self.check_stop()
             if channel.mode != "Pipe":
-                download_channel(self.s3, channel, self.layout, gunzip=channel.gzip and kind == "xgboost")
+                download_channel(self.s3, channel, self.layout, gunzip=channel.gzip and kind in BUILT_IN)
         if kind == "container":
             self.local_command()
         if kind == "script":
@@ -170,19 +174,18 @@ class _TrainingRun:
                     raise JobFailed(f"ClientError: Pipe mode not supported for LibSVM (channel '{name}')")
         feeders = [PipeFeeder(self.s3, c, self.layout).start() for c in channels.values() if c.mode == "Pipe"]
         try:
-            if kind == "xgboost":
-                xgboost_algo.train(
-                    xgboost_algo.XGBoostContext(
-                        request=self.request,
-                        layout=self.layout,
-                        channels=channels,
-                        s3=self.s3,
-                        report_metric=self.report_metric,
-                        log=self.log,
-                        stop_reason=self.stop_reason,
-                        checkpoint_uri=self.checkpoint_uri(),
-                    )
+            if kind in BUILT_IN:
+                context = xgboost_algo.XGBoostContext(
+                    request=self.request,
+                    layout=self.layout,
+                    channels=channels,
+                    s3=self.s3,
+                    report_metric=self.report_metric,
+                    log=self.log,
+                    stop_reason=self.stop_reason,
+                    checkpoint_uri=self.checkpoint_uri(),
                 )
+                (xgboost_algo.train if kind == "xgboost" else linear_learner.train)(context)
             elif kind == "script":
                 assert self.env is not None
                 self.job_log = script_mode.run_script(

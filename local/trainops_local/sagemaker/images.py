@@ -10,10 +10,9 @@ from trainops_local.sagemaker.types import JobFailed
 XGBOOST_REPO = "sagemaker-xgboost"
 LINEAR_LEARNER_REPO = "linear-learner"
 FRAMEWORK_REPOS = frozenset({XGBOOST_REPO, "sagemaker-scikit-learn", "pytorch-training", "tensorflow-training"})
-# Images of SageMaker's built-in algorithms (not bring-your-own containers): the ones the local cloud cannot run.
+# Images of SageMaker's built-in algorithms (not bring-your-own containers) the local cloud cannot run.
 ALGORITHM_REPOS = frozenset(
     {
-        LINEAR_LEARNER_REPO,
         "kmeans",
         "pca",
         "factorization-machines",
@@ -32,8 +31,8 @@ ALGORITHM_REPOS = frozenset(
     }
 )
 NOT_LOCAL = (
-    "is not available locally: trainops' local cloud runs built-in XGBoost, script mode and containers with a "
-    "local stand-in command; run this project on AWS"
+    "is not available locally: trainops' local cloud runs built-in XGBoost and Linear Learner, script mode and "
+    "containers with a local stand-in command; run this project on AWS"
 )
 
 
@@ -45,8 +44,9 @@ def repository(image_uri: str) -> str:
 
 
 def training_kind(request: dict[str, Any]) -> str:
-    """``xgboost`` (built-in), ``script`` (a framework image running an entry point) or ``container`` (any other
-    image); an algorithm the local cloud cannot run raises JobFailed("... not available locally")."""
+    """``xgboost`` or ``linear-learner`` (built-in), ``script`` (a framework image running an entry point) or
+    ``container`` (any other image); an algorithm the local cloud cannot run raises JobFailed("... not available
+    locally")."""
     spec = request.get("AlgorithmSpecification") or {}
     image = spec.get("TrainingImage")
     if not image:
@@ -57,6 +57,8 @@ def training_kind(request: dict[str, Any]) -> str:
         return "script"
     if repo == XGBOOST_REPO:
         return "xgboost"
+    if repo == LINEAR_LEARNER_REPO:
+        return "linear-learner"
     if repo in FRAMEWORK_REPOS or repo in ALGORITHM_REPOS:
         raise JobFailed(f"ClientError: Image {image} {NOT_LOCAL}")
     return "container"
