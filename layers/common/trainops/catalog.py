@@ -143,6 +143,14 @@ CATALOG: dict[AlgorithmName, AlgorithmSpec] = {
         incremental="model-channel",
         runs_locally=False,
     ),
+    # chosen per run among the built-ins (planning.choose_algorithm): what any of them reads
+    AlgorithmName.AUTO: AlgorithmSpec(
+        name=AlgorithmName.AUTO,
+        image_key=None,
+        content_types=("text/csv", "text/libsvm"),
+        pipe_content_types=(),
+        incremental=None,
+    ),
     AlgorithmName.AUTOPILOT: AlgorithmSpec(
         name=AlgorithmName.AUTOPILOT,
         image_key=None,

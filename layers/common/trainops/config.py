@@ -44,6 +44,7 @@ class AlgorithmName(StrEnum):
     SCRIPT = "script"
     CONTAINER = "container"
     AUTOPILOT = "autopilot"
+    AUTO = "auto"  # a built-in algorithm chosen from the data (trainops.planning.choose_algorithm)
 
 
 class ProblemType(StrEnum):
@@ -72,7 +73,11 @@ ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_NAME_PATTERN)]
 
 
 class AlgorithmConfig(_Strict):
-    name: AlgorithmName = AlgorithmName.XGBOOST
+    name: AlgorithmName = Field(
+        default=AlgorithmName.XGBOOST,
+        description="xgboost, linear-learner, script, container, or auto: a built-in algorithm (XGBoost or Linear "
+        "Learner) chosen from the data and the problem, with the reason in the run's inferred list.",
+    )
     version: str | None = Field(default=None, description="Built-in algorithm version, e.g. '1.7-1' for XGBoost.")
     hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
     # script mode

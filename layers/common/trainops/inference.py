@@ -12,7 +12,7 @@ import math
 import posixpath
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,6 +43,16 @@ class Sample:
     truncated: bool
     whole: bool = False
     """The sample holds every row of the training data (one object, read completely)."""
+    # what choosing an algorithm looks at (CSV samples): feature cells seen, how many were 0, how many empty
+    feature_cells: int = 0
+    zero_cells: int = 0
+    missing_cells: int = 0
+    estimated_rows: int | None = None
+    """Rows of the training data: exact when ``whole``; else estimated from the objects' sizes (None: unknown)."""
+
+    @property
+    def zero_fraction(self) -> float:
+        return self.zero_cells / self.feature_cells if self.feature_cells else 0.0
 
 
 def data_objects(dataset: Dataset, s3: Any) -> tuple[list[str], bool]:
@@ -98,8 +108,13 @@ def read_sample(dataset: Dataset, s3: Any, *, content_type: str, compression: st
     truncated = not head.complete
     sample = parse_sample(head.text, uri=uri, content_type=content_type, truncated=truncated)
     whole = head.complete and listed_all and len(keys) == 1
+    estimate: int | None = sample.rows if whole else None
+    if not whole and not head.gzip and sample.rows and head.text:
+        per_row = len(head.text) / sample.rows  # bytes of a row, near enough
+        estimate = max(sample.rows, round(head.total / per_row)) * len(keys)  # at least: a lower bound if more
+    sample = replace(sample, whole=whole, estimated_rows=estimate)
     if not truncated or head.gzip:
-        return Sample(sample.uri, sample.rows, sample.labels, sample.columns, sample.truncated, whole)
+        return sample
     # Data often arrives sorted by label: look at the tail too (a suffix range), so the head's labels
     # alone do not decide the problem type.
     start = max(head.read, head.total - SAMPLE_BYTES)  # never overlaps the head
@@ -116,12 +131,14 @@ def read_sample(dataset: Dataset, s3: Any, *, content_type: str, compression: st
         offset=start + cut + 1,
         columns=sample.columns,
     )
-    return Sample(
-        uri=uri,
+    return replace(
+        sample,
         rows=sample.rows + tail.rows,
         labels=sample.labels + tail.labels,
-        columns=sample.columns,
         truncated=True,
+        feature_cells=sample.feature_cells + tail.feature_cells,
+        zero_cells=sample.zero_cells + tail.zero_cells,
+        missing_cells=sample.missing_cells + tail.missing_cells,
     )
 
 
@@ -253,6 +270,7 @@ def parse_sample(
     if first_line == 1:
         _check_first_row(rows, uri)
     labels: list[float] = []
+    cells = zeros = missing = 0
     for where, line in rows:
         fields = line.split(",")
         if columns is None:
@@ -265,10 +283,22 @@ def parse_sample(
             )
         labels.append(_label(fields[0], uri, where))
         for column, cell in enumerate(fields[1:], start=2):
-            _check_feature(cell, uri, where, column)
+            value = _check_feature(cell, uri, where, column)
+            cells += 1
+            missing += value is None or math.isnan(value)
+            zeros += value == 0.0
     if columns is not None and columns < 2:
         raise DatasetError(f"{uri} has a label column only", field="dataset", fix="add feature columns")
-    return Sample(uri=uri, rows=len(labels), labels=labels, columns=columns, truncated=truncated)
+    return Sample(
+        uri=uri,
+        rows=len(labels),
+        labels=labels,
+        columns=columns,
+        truncated=truncated,
+        feature_cells=cells,
+        zero_cells=zeros,
+        missing_cells=missing,
+    )
 
 
 def _check_first_row(rows: list[tuple[str, str]], uri: str) -> None:
@@ -315,10 +345,11 @@ def _label(token: str, uri: str, where: str) -> float:
     return value
 
 
-def _check_feature(cell: str, uri: str, where: str, column: int) -> None:
+def _check_feature(cell: str, uri: str, where: str, column: int) -> float | None:
+    """The cell's value (None: a missing value), or DatasetError naming it."""
     text = cell.strip()
     if not text:
-        return  # a missing value
+        return None  # a missing value
     value = _number(text)
     if value is None:
         raise DatasetError(
@@ -334,6 +365,7 @@ def _check_feature(cell: str, uri: str, where: str, column: int) -> None:
             field="dataset",
             fix="replace infinite and huge values (clip them, or leave the cell empty for a missing value)",
         )
+    return value
 
 
 def _parse_libsvm(rows: list[tuple[str, str]], *, uri: str, truncated: bool) -> Sample:

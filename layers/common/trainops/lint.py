@@ -39,7 +39,8 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
   CONF-E007 a built-in XGBoost hyperparameter outside the range its container accepts (static or tuned)
   CONF-E008 a built-in XGBoost num_round that no job could finish within resources.max_runtime_seconds
   CONF-E009 a combination the pipeline cannot run (Autopilot, distribution with a built-in algorithm or another
-            framework than PyTorch/TensorFlow, incremental training where it cannot resume): trainops.support
+            framework than PyTorch/TensorFlow, incremental training where it cannot resume, a setting of one
+            algorithm with algorithm.name auto): trainops.support
   CONF-E010 a ``security:`` setting that would loosen the stack's job security or trainops' defaults (network
             isolation off for a built-in algorithm or where the stack requires it, inter-container encryption off
             on several instances, a KMS key replacing the stack's, a VPC the stack does not have): trainops.security
@@ -968,7 +969,8 @@ def _config_rules(config: ProjectConfig) -> list[Finding]:
                 "give the code folder (relative to the config file) or the S3 URI of a sourcedir.tar.gz",
             )
     spec = CATALOG[algo.name]
-    if not algo.brings_own_code and spec.image_key is not None:
+    builtin = not algo.brings_own_code and algo.name != AlgorithmName.AUTOPILOT
+    if builtin and spec.image_key is not None:
         version = image_version(spec.image_key, algo.version)
         known = versions(FRAMEWORK_OF_KEY[spec.image_key])
         if version not in known:
@@ -978,6 +980,7 @@ def _config_rules(config: ProjectConfig) -> list[Finding]:
                 f"{algo.name.value} has no image {version!r}",
                 f"use one of {', '.join(known)}",
             )
+    if builtin:  # auto included: it chooses a built-in algorithm
         if config.data.header:
             error(
                 "004", "data.header", f"built-in {algo.name.value} reads CSV without a header row", "remove the header"

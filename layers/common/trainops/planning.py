@@ -44,17 +44,88 @@ BUILTIN_CHANNELS = ("train", "validation")
 
 def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3: Any) -> TrainingPlan:
     algo = config.algorithm
-    spec = spec_for(algo.name)
     refused = unsupported(config)  # the linter reports the same (CONF-E009) before the run starts
     if refused:
         raise refused[0].error()
     if algo.brings_own_code:
         return _plan_own_code(request, config, region)
-    return _plan_builtin(request, config, spec, region, s3)
+    if algo.name == AlgorithmName.AUTO:
+        return _plan_auto(request, config, region, s3)
+    return _plan_builtin(request, config, spec_for(algo.name), region, s3)
+
+
+# --- algorithm: auto ------------------------------------------------------------------------------------------
+# The rules (docs/algorithms.md, "algorithm: auto"), first match wins. Autopilot is not among the choices: it is
+# not part of the training pipeline yet.
+SPARSE_ZERO_FRACTION = 0.9
+SPARSE_MIN_FEATURES = 100
+
+
+def choose_algorithm(
+    config: ProjectConfig, sample: Sample, content_type: str, problem: str
+) -> tuple[AlgorithmName, str]:
+    """(XGBoost or Linear Learner, why) for this data and problem; ``problem`` names the problem type."""
+    if content_type == "text/libsvm":
+        return AlgorithmName.XGBOOST, "the data is text/libsvm, which only built-in XGBoost reads"
+    if getattr(config.resources, "spot", False):
+        return (
+            AlgorithmName.XGBOOST,
+            "resources.spot is on and Linear Learner cannot resume from checkpoints after an interruption",
+        )
+    if sample.missing_cells:
+        return (
+            AlgorithmName.XGBOOST,
+            f"{sample.missing_cells} empty feature cell(s) in {scope(sample)}: XGBoost handles missing values, "
+            f"Linear Learner needs every cell",
+        )
+    features = (sample.columns or 1) - 1
+    rows = sample.estimated_rows or sample.rows
+    rows_text = f"{rows} rows" if sample.whole else f"about {rows} rows"
+    if features >= rows:
+        return (
+            AlgorithmName.LINEAR_LEARNER,
+            f"{features} features for {rows_text} ({problem}): more features than rows suits a regularized linear "
+            f"model; trees would overfit",
+        )
+    if sample.zero_fraction >= SPARSE_ZERO_FRACTION and features >= SPARSE_MIN_FEATURES:
+        return (
+            AlgorithmName.LINEAR_LEARNER,
+            f"{features} features, {sample.zero_fraction:.0%} of the sampled cells 0 ({problem}): wide sparse data "
+            f"suits a linear model",
+        )
+    return (
+        AlgorithmName.XGBOOST,
+        f"dense tabular {problem} data ({features} features, {rows_text}, {sample.zero_fraction:.0%} zeros, no "
+        f"missing values): gradient-boosted trees capture non-linear effects and interactions",
+    )
+
+
+def _plan_auto(request: RunRequest, config: ProjectConfig, region: str, s3: Any) -> TrainingPlan:
+    content_type = config.data.content_type or "text/csv"
+    if content_type not in spec_for(AlgorithmName.AUTO).content_types:
+        raise AlgorithmNotSupported(
+            f"no built-in algorithm reads {content_type}",
+            field="data.content_type",
+            fix=f"use one of {', '.join(spec_for(AlgorithmName.AUTO).content_types)}",
+        )
+    sample = read_sample(request.dataset, s3, content_type=content_type, compression=config.data.compression)
+    guessed, _, _ = infer_problem(sample)
+    problem = (config.problem.type or guessed).value
+    chosen, why = choose_algorithm(config, sample, content_type, problem)
+    resolved = config.model_copy(update={"algorithm": config.algorithm.model_copy(update={"name": chosen})})
+    plan = _plan_builtin(request, resolved, spec_for(chosen), region, s3, sample=sample)
+    plan.inferred.insert(0, Inference(field="algorithm.name", value=chosen.value, reason=why))
+    return plan
 
 
 def _plan_builtin(
-    request: RunRequest, config: ProjectConfig, spec: AlgorithmSpec, region: str, s3: Any
+    request: RunRequest,
+    config: ProjectConfig,
+    spec: AlgorithmSpec,
+    region: str,
+    s3: Any,
+    *,
+    sample: Sample | None = None,
 ) -> TrainingPlan:
     algo = config.algorithm
     content_type = config.data.content_type or "text/csv"
@@ -84,7 +155,8 @@ def _plan_builtin(
     needs_split = _needs_split(request, config, builtin=True)
     channels = _builtin_channels(request, config, needs_split, inferred)
 
-    sample = read_sample(request.dataset, s3, content_type=content_type, compression=config.data.compression)
+    if sample is None:
+        sample = read_sample(request.dataset, s3, content_type=content_type, compression=config.data.compression)
     problem, num_classes = _problem(config, sample, inferred)
     objective, direction = _objective(config, spec, problem, inferred)
     image, version = _image(config, spec, region)

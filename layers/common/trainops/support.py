@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, ProjectConfig
-from trainops.errors import AlgorithmNotSupported, IncrementalTrainingNotSupported, TrainopsError
+from trainops.errors import AlgorithmNotSupported, ConfigInvalid, IncrementalTrainingNotSupported, TrainopsError
 
 DISTRIBUTED_FRAMEWORKS = ("pytorch", "tensorflow")
 
@@ -39,9 +39,11 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
                 AlgorithmNotSupported,
                 "Autopilot runs are not part of the training pipeline yet",
                 field="algorithm.name",
-                fix="use xgboost, linear-learner, script or container",
+                fix="use xgboost, linear-learner, auto (one of those two, chosen from the data), script or container",
             )
         )
+    if algo.name == AlgorithmName.AUTO:
+        out.extend(_auto_refusals(config))
     distribution = config.resources.distribution
     if distribution != "none" and algo.name != AlgorithmName.SCRIPT:
         out.append(
@@ -65,14 +67,41 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
     return out
 
 
+def _auto_refusals(config: ProjectConfig) -> list[Refusal]:
+    """``algorithm.name: auto`` picks XGBoost or Linear Learner per run: settings that only make sense for one
+    algorithm (its version, hyperparameters, metric names, tuning ranges, a model to continue) need a named one."""
+    fix = "name the algorithm (xgboost or linear-learner), or remove the setting and let auto choose"
+    out: list[Refusal] = []
+    algo = config.algorithm
+    named = [
+        ("algorithm.version", algo.version is not None, "a version"),
+        ("algorithm.hyperparameters", bool(algo.hyperparameters), "hyperparameters"),
+        ("problem.objective_metric", config.problem.objective_metric is not None, "an objective metric"),
+        ("tuning", config.tuning is not None, "tuning ranges"),
+        ("incremental.enabled", config.incremental.enabled, "incremental training"),
+    ]
+    for field, present, what in named:
+        if present:
+            out.append(
+                Refusal(
+                    ConfigInvalid,
+                    f"algorithm.name auto chooses XGBoost or Linear Learner from the data; {what} belong(s) to one "
+                    f"algorithm",
+                    field=field,
+                    fix=fix,
+                )
+            )
+    return out
+
+
 def incremental_refusal(config: ProjectConfig, version: str | None) -> Refusal | None:
     """Why ``incremental.enabled`` cannot work for this algorithm and image ``version``, or None.
 
     Built-in XGBoost resumes from a seeded checkpoint only in the versions the catalog lists as verified;
     an algorithm with neither a model channel nor a checkpoint resume cannot continue at all.
     """
-    if not config.incremental.enabled:
-        return None
+    if not config.incremental.enabled or config.algorithm.name == AlgorithmName.AUTO:
+        return None  # auto: refused by unsupported(), with the reason
     spec = spec_for(config.algorithm.name)
     if spec.incremental == "model-channel":
         return None
