@@ -45,7 +45,7 @@ r-runtime:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_PACKAGES) >/dev/null; \
 	  else echo "the R example's test needs R: install $(R_PACKAGES)"; exit 2; fi; }
 
-.PHONY: help venv demo test scan r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas build bench clean
+.PHONY: help venv demo test scan r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas diagram build bench clean
 
 help:
 	@echo "make demo   - run the main job end to end on the embedded local cloud"
@@ -91,6 +91,9 @@ image-uris: $(STAMP) ## regenerate the vendored image table from the SageMaker S
 
 schemas: $(STAMP) ## export the config JSON Schema
 	$(PY) -m trainops_local.schemas
+
+diagram: $(STAMP) ## draw every statemachines/*.asl.json into docs/images/ (tests/template/test_diagram.py checks it)
+	$(PY) -m trainops_local.diagram
 
 build: $(SAM) ## sam build (needs python3.12 first on PATH)
 	PATH=$(dir $(PYTHON312)):$$PATH $(SAM) build

@@ -2,6 +2,7 @@
 
     trainops local demo                      the main job on the bundled data (what `make demo` runs)
     trainops local run --project NAME --data PATH [--config FILE] [--json]
+    trainops report RUN --out DIR [--stack NAME | --workdir DIR] [--json]   report.html with PNG charts
     trainops config validate FILE [--strict] [--json]
     trainops config upload FILE [--stack NAME] [--region R] [--profile P] [--json]
 
@@ -19,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from trainops_local.report import command as report_command
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -38,11 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
     run.add_argument("--workdir", type=Path, default=None, help="local cloud work directory (default: temporary)")
     run.add_argument("--timeout", type=float, default=900.0, help="seconds before the run is stopped")
+    run.add_argument("--report", type=Path, help="write the run's report.html and charts into this folder")
     demo = local_sub.add_parser("demo", help="the main job on the bundled dataset, then a small tuning run")
     demo.add_argument("--json", action="store_true")
     demo.add_argument("--no-tuning", action="store_true", help="skip the tuning part of the demo")
     demo.add_argument("--workdir", type=Path, default=None)
 
+    report_command.add_parser(sub)
     config = sub.add_parser("config", help="project configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     validate = config_sub.add_parser("validate", help="validate a config and lint its tuning section")
@@ -62,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return report_command.run_command(args)
     if args.command == "config" and args.config_command == "upload":
         return _config_upload(args)
     if args.command == "config":
@@ -95,6 +102,7 @@ def _local_run(args: argparse.Namespace) -> int:
     workdir, temporary = _workdir(args.workdir)
     view = _View(quiet=args.json)
     summaries = []
+    reports: dict[str, str] = {}
     try:
         with LocalTrainops(workdir) as app:
             view.note(f"local cloud up; {app.template.name} deployed as stack '{app.stack_name}'")
@@ -106,6 +114,9 @@ def _local_run(args: argparse.Namespace) -> int:
                 summary = app.run(args.project, args.data, args.config, progress=view.progress, timeout=args.timeout)
                 view.summary(summary)
                 summaries.append(summary)
+            if args.report:  # in-process, while the local cloud holds the run
+                reports = report_command.write_local_reports(app, summaries, args.report)
+                view.note(f"report: {', '.join(reports.values()) or 'none (no run id)'}")
     except UsageError as exc:
         _error(str(exc), as_json=args.json)
         return 2
@@ -117,6 +128,7 @@ def _local_run(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         payload: Any = summaries[0].to_json() if len(summaries) == 1 else [s.to_json() for s in summaries]
+        report_command.add_report_paths(payload, reports)
         print(json.dumps(payload, indent=2, default=str))
     return 0 if all(s.status == "SUCCEEDED" for s in summaries) else 1
 
