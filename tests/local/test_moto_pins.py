@@ -148,6 +148,16 @@ def test_put_events_to_sfn_target_not_implemented(plain_moto: None) -> None:
         events.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": "{}"}])
 
 
+def test_put_events_to_sns_target_not_implemented(plain_moto: None) -> None:
+    # events.py publishes to SNS targets itself (the notification topic's InputTransformer text)
+    topic = boto3.client("sns").create_topic(Name="t")["TopicArn"]
+    events = boto3.client("events")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "topic", "Arn": topic}])
+    with pytest.raises(NotImplementedError):
+        events.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": "{}"}])
+
+
 def test_schedule_only_rule_matches_everything_and_disabled_rules_fire() -> None:
     from moto.events.models import EventPattern, Rule
 

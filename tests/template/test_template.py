@@ -211,13 +211,13 @@ def test_every_queue_keeps_messages_14_days_encrypted_and_is_alarmed_to_the_topi
 
 def test_no_event_or_callback_can_fail_without_landing_in_an_alarmed_queue():
     text = TEMPLATE.read_text()
-    # every EventBridge rule (the schedule of ReconcileJobs included) sends what it cannot deliver to the
-    # undelivered-events queue, whose policy admits exactly those rules
-    rules = text.count("Type: EventBridgeRule") + text.count("Type: Schedule\n")
-    assert text.count("DeadLetterConfig:") == rules == 4
-    assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 4
+    # every EventBridge rule (the schedule of ReconcileJobs and the notification rules included) sends what it
+    # cannot deliver to the undelivered-events queue, whose policy admits exactly those rules
+    rules = text.count("Type: EventBridgeRule") + text.count("Type: Schedule\n") + text.count("Type: AWS::Events::Rule")
+    assert text.count("DeadLetterConfig:") == rules == 6
+    assert text.count("Arn: !GetAtt UndeliveredEventsQueue.Arn") == 6
     policy = _template()["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]
-    assert len(policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == 4
+    assert len(policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == 6
     invoke = _template()["Resources"]["HandleJobEventFunction"]["Properties"]["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedCallbacksQueue", "Arn"]}
     # a rejected config upload too (SyncSchedule's asynchronous invocations)

@@ -34,6 +34,8 @@ class Settings:
     job_security_group_ids: str | None = None
     require_network_isolation: str | None = None
     trusted_image_repositories: str | None = None
+    # template parameter StudioDomainId: events link a model package to its group in that Studio domain
+    studio_domain_id: str | None = None
 
 
 ENV = {
@@ -50,6 +52,7 @@ ENV = {
     "job_security_group_ids": "JOB_SECURITY_GROUP_IDS",
     "require_network_isolation": "REQUIRE_NETWORK_ISOLATION",
     "trusted_image_repositories": "TRUSTED_IMAGE_REPOSITORIES",
+    "studio_domain_id": "STUDIO_DOMAIN_ID",
 }
 
 

@@ -15,6 +15,8 @@ enabled rule, each target is delivered independently (a failing target never sto
   between attempts, locally they follow at once), then the invocation record goes to its ``OnFailure``
   destination (SQS) as Lambda writes it;
 * Step Functions targets: ``StartExecution`` with a generated unique name, from the worker pool;
+* SNS targets (moto raises NotImplementedError for them): ``Publish`` of the payload (text as it is, JSON
+  otherwise), from the worker pool, so the topic's subscriptions (an SQS queue in a test) receive it;
 * every other target: moto's own delivery (with InputTransformer now honoured for S3 events too).
 
 The payload is the event in AWS's shape (ISO ``time``, no moto-internal fields) or the target's
@@ -281,7 +283,7 @@ class EventDelivery:
             arn: str = target.get("Arn", "")
             service = arn.split(":")[2] if arn.count(":") >= 5 else ""
             try:
-                if service in ("lambda", "states"):
+                if service in ("lambda", "states", "sns"):
                     event = aws_event(original_event)
                     payload = target_input(target, event, rule.name, rule.arn)
                     record = DeliveryRecord(
@@ -368,9 +370,10 @@ class EventDelivery:
 
     @staticmethod
     def deliver(target_arn: str, payload: Any, region: str, name_prefix: str = "") -> str:
-        """Deliver ``payload`` to a Lambda (async invoke) or Step Functions (StartExecution) target, now.
+        """Deliver ``payload`` to a Lambda (async invoke), Step Functions (StartExecution) or SNS (Publish) target,
+        now.
 
-        Returns the execution ARN (Step Functions) or ``"invoked"`` (Lambda); raises on failure.
+        Returns the execution ARN (Step Functions), ``"invoked"`` (Lambda) or the message id (SNS); raises on failure.
         """
         service = target_arn.split(":")[2]
         region = target_arn.split(":")[3] or region
@@ -387,6 +390,11 @@ class EventDelivery:
             return str(resp["executionArn"])
         if service == "lambda":
             return invoke_async(target_arn, payload, region)
+        if service == "sns":
+            # EventBridge publishes a transformer's text as it is (an email shows it verbatim), anything else as JSON
+            message = payload if isinstance(payload, str) else json.dumps(payload)
+            sns = boto3.client("sns", region_name=region)
+            return str(sns.publish(TopicArn=target_arn, Message=message)["MessageId"])
         raise UnsupportedTarget(f"target type {service!r} ({target_arn}) is not delivered locally")
 
     def wait_idle(self, timeout: float = 30.0) -> None:

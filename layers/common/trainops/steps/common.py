@@ -23,6 +23,7 @@ class Clients:
     dynamodb: Any = None
     sfn: Any = None
     scheduler: Any = None
+    events: Any = None
 
 
 def ledger_for(settings: Settings, clients: Clients) -> Ledger:

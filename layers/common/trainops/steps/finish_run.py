@@ -1,6 +1,7 @@
 """The FinishRun step: the end of every run that started (success and failure path).
 
-Frees the project's run slot, or hands it to one follow-up run for the data that arrived meanwhile
+Announces the run's end on the default bus (``Run Succeeded`` / ``Run Failed``, trainops.notifications), then
+frees the project's run slot, or hands it to one follow-up run for the data that arrived meanwhile
 (trainops.coalescing). Its own failure never changes the run's outcome: the state machine catches it.
 """
 
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import coalescing, telemetry
-from trainops.models import RunRequest
+from trainops import coalescing, notifications, telemetry
+from trainops.models import Registration, RunRequest
 from trainops.settings import Settings
 from trainops.steps.common import Clients, config_of, ledger_for
 
@@ -17,6 +18,8 @@ from trainops.steps.common import Clients, config_of, ledger_for
 def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     """``event`` = ``{"state": <the state data>}``; a run that never got a request holds no slot."""
     state = event.get("state")
+    if isinstance(state, dict):
+        _announce(state, settings, clients)
     request_data = state.get("request") if isinstance(state, dict) else None
     if not isinstance(request_data, dict):
         return {"action": "none", "reason": "the run ended before it had a request"}
@@ -35,3 +38,22 @@ def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -
     if outcome.get("action") == "follow-up" and not outcome.get("retried"):
         telemetry.record(request.project, {"FollowUpRuns": 1}, run_id=request.run_id, follow_up=outcome["run_id"])
     return outcome
+
+
+def _announce(state: dict[str, Any], settings: Settings, clients: Clients) -> None:
+    """``Run Failed`` on the failure path (RecordFailure's ``failure``), ``Run Succeeded`` after a registration.
+    Emitted first, so a failure freeing the slot never loses it; a failed PutEvents is logged, never raised."""
+    detail: notifications.EventDetail | None
+    if isinstance(state.get("failure"), dict):
+        detail = notifications.run_failed(state, state_machine_arn=settings.state_machine_arn)
+    elif isinstance(state.get("registration"), dict) and isinstance(state.get("request"), dict):
+        detail = notifications.run_succeeded(
+            RunRequest.model_validate(state["request"]),
+            Registration.model_validate(state["registration"]),
+            state_machine_arn=settings.state_machine_arn,
+            studio_domain_id=settings.studio_domain_id,
+        )
+    else:
+        detail = None
+    if detail is not None:
+        notifications.emit([detail], clients.events)

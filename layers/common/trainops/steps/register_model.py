@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import callbacks, processing, registry, telemetry, training, tuning
+from trainops import callbacks, notifications, processing, registry, telemetry, training, tuning
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
 from trainops.steps.common import Clients, config_of, ledger_for
@@ -20,7 +20,9 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     ledger = ledger_for(settings, clients)
     existing = ledger.get_run(request.run_id) or {}
     if existing.get("model_package_arn"):
-        # a retried RegisterModel task: the package exists already, never register twice
+        # a retried RegisterModel task: the package exists already, never register twice; its events again (at
+        # least once: the first attempt may have ended before it put them)
+        _announce(request, Registration.model_validate(existing["registration"]), settings, clients)
         return dict(existing["registration"])
     extra: dict[str, str] = {}
     if job.kind == "tuning":
@@ -67,7 +69,16 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         run_id=request.run_id,
         model_package_arn=reg.model_package_arn,
     )
+    _announce(request, reg, settings, clients)
     return reg.model_dump(mode="json")
+
+
+def _announce(request: RunRequest, reg: Registration, settings: Settings, clients: Clients) -> None:
+    """``Model Registered`` (and ``Model Waiting For Approval``); a failed PutEvents is logged, never raised."""
+    details = notifications.model_events(
+        request, reg, state_machine_arn=settings.state_machine_arn, studio_domain_id=settings.studio_domain_id
+    )
+    notifications.emit(list(details), clients.events)
 
 
 def job_result(training: dict[str, Any]) -> JobResult:
