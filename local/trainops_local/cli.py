@@ -1,7 +1,8 @@
 """The ``trainops`` command.
 
     trainops local demo                      the main job on the bundled data (what `make demo` runs)
-    trainops local run --project NAME --data PATH [--config FILE] [--json]
+    trainops local run --project NAME --data PATH [--config FILE] [--json] [--workdir DIR]
+    trainops local reset [--workdir DIR]      forget the local cloud's state (runs, models, data)
     trainops report RUN --out DIR [--stack NAME | --workdir DIR] [--json]   report.html with PNG charts
     trainops config validate FILE [--strict] [--json]
     trainops config upload FILE [--stack NAME] [--region R] [--profile P] [--json]
@@ -25,6 +26,7 @@ from trainops_local.report import command as report_command
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
+DEFAULT_WORKDIR = Path(".trainops")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,13 +41,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="project config YAML (default: everything inferred)")
     run.add_argument("--runs", type=int, default=1, help="run the same upload N times (champion comparison)")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
-    run.add_argument("--workdir", type=Path, default=None, help="local cloud work directory (default: temporary)")
+    run.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help="where the local cloud keeps its state between commands: data, runs, models, jobs "
+        "(default: .trainops in the current folder)",
+    )
     run.add_argument("--timeout", type=float, default=900.0, help="seconds before the run is stopped")
     run.add_argument("--report", type=Path, help="write the run's report.html and charts into this folder")
     demo = local_sub.add_parser("demo", help="the main job on the bundled dataset, then a small tuning run")
     demo.add_argument("--json", action="store_true")
     demo.add_argument("--no-tuning", action="store_true", help="skip the tuning part of the demo")
-    demo.add_argument("--workdir", type=Path, default=None)
+    demo.add_argument(
+        "--workdir", type=Path, default=None, help="keep the demo's state there (default: a temporary folder)"
+    )
+    reset = local_sub.add_parser("reset", help="delete the local cloud's state kept in --workdir")
+    reset.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="default: .trainops")
+    reset.add_argument("--json", action="store_true")
 
     report_command.add_parser(sub)
     config = sub.add_parser("config", help="project configuration tools")
@@ -79,9 +92,35 @@ def main(argv: list[str] | None = None) -> int:
     # moto's interpreter logs every failed state at ERROR; the run summary reports failures itself
     logging.getLogger("moto").setLevel(os.environ.get("TRAINOPS_MOTO_LOG_LEVEL", "CRITICAL"))
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs stay quiet locally
-    if args.local_command == "run":
-        return _local_run(args)
-    return _demo(args)
+    if args.local_command == "reset":
+        return _local_reset(args)
+    from trainops_local.cloud.persistence import StateError
+
+    try:
+        if args.local_command == "run":
+            return _local_run(args)
+        return _demo(args)
+    except StateError as exc:  # another format, or in use: nothing was started
+        _error(str(exc), as_json=args.json)
+        return 2
+
+
+def _local_reset(args: argparse.Namespace) -> int:
+    from trainops_local.cloud.persistence import StateError, reset_workdir
+
+    try:
+        removed = reset_workdir(args.workdir)
+    except StateError as exc:
+        _error(str(exc), as_json=args.json)
+        return 2
+    workdir = args.workdir.absolute()
+    if args.json:
+        print(json.dumps({"workdir": str(workdir), "removed": removed}))
+    elif removed:
+        print(f"local cloud state in {workdir} deleted ({', '.join(removed)})")
+    else:
+        print(f"nothing to delete: {workdir} holds no local cloud state")
+    return 0
 
 
 def _workdir(given: Path | None) -> tuple[Path, bool]:
@@ -106,6 +145,7 @@ def _local_run(args: argparse.Namespace) -> int:
     try:
         with LocalTrainops(workdir) as app:
             view.note(f"local cloud up; {app.template.name} deployed as stack '{app.stack_name}'")
+            view.note(_state_note(app))
             if args.config is None:
                 view.note("no --config: problem type and objective will be inferred from the data")
             for i in range(max(1, args.runs)):
@@ -131,6 +171,16 @@ def _local_run(args: argparse.Namespace) -> int:
         report_command.add_report_paths(payload, reports)
         print(json.dumps(payload, indent=2, default=str))
     return 0 if all(s.status == "SUCCEEDED" for s in summaries) else 1
+
+
+def _state_note(app: Any) -> str:
+    kept = app.state.snapshot.counts() if app.state is not None and app.state.snapshot is not None else None
+    if not kept:
+        return f"state kept in {app.workdir} (new)"
+    return (
+        f"state kept in {app.workdir}: {kept['executions']} earlier executions, "
+        f"{kept['model_packages']} model packages, {kept['objects']} objects"
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from trainops.naming import check_project_name
 
 from trainops_local.cloud import LocalCloud
 from trainops_local.cloud.local_cloud import TERMINAL_EXECUTION_STATUSES
+from trainops_local.cloud.persistence import LocalState
 from trainops_local.configfile import ConfigFile, read_config_file
 from trainops_local.sagemaker import backend as local_sagemaker
 from trainops_local.sagemaker import tuning as local_tuning
@@ -56,6 +57,10 @@ class RunSummary:
     artifact: str | None = None
     training_jobs: list[dict[str, Any]] = field(default_factory=list)
     tuning_job: str | None = None
+    # what the run started from: the tuning jobs it was warm-started from (parents, type, reason) and the
+    # model package incremental training continued
+    warm_start: dict[str, Any] | None = None
+    incremental_from: str | None = None
     inferred: list[dict[str, Any]] = field(default_factory=list)
     config_source: str | None = None
     split: dict[str, Any] | None = None
@@ -123,15 +128,27 @@ def check_inputs(project: str, data: Path, config: Path | None) -> ConfigFile | 
 
 
 class LocalTrainops:
-    """The local cloud with trainops deployed into it (a context manager)."""
+    """The local cloud with trainops deployed into it (a context manager).
+
+    ``workdir`` keeps the local cloud's state between commands (objects, tables, registry, jobs, executions:
+    see :mod:`trainops_local.cloud.persistence`); ``persist=False`` forgets everything at exit. Entering raises
+    ``StateError`` for a workdir written in another format or in use by another command.
+    """
 
     def __init__(
-        self, workdir: Path = Path(".trainops"), *, template: Path | None = None, stack_name: str = "trainops"
+        self,
+        workdir: Path = Path(".trainops"),
+        *,
+        template: Path | None = None,
+        stack_name: str = "trainops",
+        persist: bool = True,
     ) -> None:
-        self.workdir = Path(workdir)
+        # absolute once: jobs run in their own folders, where a relative path would be doubled
+        self.workdir = Path(workdir).absolute()
         self.template = template or REPO / "template.yaml"
         self.stack_name = stack_name
-        self.cloud = LocalCloud(self.workdir / "cloud")
+        self.state = LocalState(self.workdir) if persist else None
+        self.cloud = LocalCloud(self.workdir / "cloud", state=self.state)
         self.cloud.on_start.append(self._install_sagemaker)
         self.cloud.on_stop.append(self._uninstall_sagemaker)
         self.outputs: dict[str, Any] = {}
@@ -236,7 +253,9 @@ class LocalTrainops:
         known = self._executions()
         key = self.upload_data(project, data)
         arn = self.find_execution(key, known)
-        return self.follow(arn, project, start=start, progress=progress, timeout=timeout)
+        summary = self.follow(arn, project, start=start, progress=progress, timeout=timeout)
+        self.cloud.checkpoint()  # a crash in a later run of this command keeps this one
+        return summary
 
     def start_manual(self, payload: dict[str, Any], name: str) -> str:
         sfn = self.cloud.client("stepfunctions")
@@ -416,6 +435,8 @@ class _Tracker:
         s.config_source = record.get("config_source")
         s.split = record.get("split") or None
         s.tuning_job = record.get("tuning_job")
+        s.warm_start = _json_field(record.get("warm_start"))
+        s.incremental_from = record.get("incremental_from")
         jobs = self._jobs(record)
         s.training_jobs = [{"name": j["name"], "status": j["status"], "seconds": j["seconds"]} for j in jobs]
         notes = [local_sagemaker.local_notes(j["name"]) for j in jobs]
@@ -460,6 +481,15 @@ class _Tracker:
         if (failed or {}).get("status") == "NO_MODEL":
             s.status = "NO_MODEL"
         return s
+
+
+def _json_field(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _processing_seconds(app: LocalTrainops, record: dict[str, Any]) -> float:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,8 +19,13 @@ TRAINOPS = [sys.executable, "-m", "trainops_local.cli"]
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
 
 
-def trainops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRAINOPS, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def trainops(*args: str, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``trainops`` in ``cwd`` (default: a fresh folder, so the default --workdir .trainops is new, as on a
+    machine that never ran trainops; relative paths in ``args`` resolve there)."""
+    if cwd is None:
+        cwd = Path(tempfile.mkdtemp(prefix="trainops-e2e-"))
+        atexit.register(shutil.rmtree, cwd, True)
+    return subprocess.run([*TRAINOPS, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def test_demo_runs_the_main_job_and_a_tuning_run():

@@ -18,6 +18,7 @@ from . import s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
+from .persistence import LocalState
 
 __all__ = ["TERMINAL_EXECUTION_STATUSES", "LocalCloud"]
 
@@ -57,6 +58,10 @@ class LocalCloud:
 
     Hooks in ``on_start`` run (in order) after moto and every patch are in place; hooks in ``on_stop``
     run first on exit, in reverse order.
+
+    With ``state`` (a :class:`~.persistence.LocalState`), what the commands produce persists in its workdir:
+    ``start()`` checks and locks it, the first ``deploy()`` lays the saved records over the new stack,
+    ``checkpoint()`` and ``stop()`` save them (a cloud that never deployed saves nothing).
     """
 
     def __init__(
@@ -67,8 +72,11 @@ class LocalCloud:
         strict_validation: bool = True,
         event_workers: int = 4,
         moto_config: Mapping[str, Any] | None = None,
+        state: LocalState | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).absolute()  # jobs and handlers run in other folders: never relative
+        self.state = state
+        self._restored = False
         self.region = region
         self.strict_validation = strict_validation
         self.on_start: list[Hook] = []
@@ -95,6 +103,9 @@ class LocalCloud:
         import moto
 
         self._threads_before = {t.ident for t in threading.enumerate()}
+        if self.state is not None:
+            self.state.open()  # refuses an incompatible or busy workdir before anything starts
+            self._restored = False
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(_FAKE_ENV, AWS_DEFAULT_REGION=self.region, AWS_REGION=self.region)
         for key in (*env, *_CLEARED_ENV):
@@ -104,7 +115,12 @@ class LocalCloud:
         os.environ.update(env)
         boto3.DEFAULT_SESSION = None
         self._mock = moto.mock_aws(config=cast(Any, self._moto_config))
-        self._mock.start()
+        try:
+            self._mock.start()
+        except BaseException:
+            if self.state is not None:
+                self.state.close()
+            raise
         self._started = True
         try:
             if self.strict_validation:
@@ -142,8 +158,14 @@ class LocalCloud:
         self._clients.clear()
         self._wait_for_own_threads(timeout=30.0)
         try:
+            self._save_state()
+        except Exception as exc:
+            errors.append(exc)
+        try:
             self._mock.stop()
         finally:
+            if self.state is not None:
+                self.state.close()
             self._mock = None
             for key, value in self._saved_env.items():
                 if value is None:
@@ -212,7 +234,24 @@ class LocalCloud:
             on_function=self.runner.register,
         )
         self.stacks[stack_name] = stack
+        if self.state is not None and not self._restored:
+            started = time.monotonic()
+            self.state.restore(self.region, self.account_id)
+            self._restored = True
+            log.debug("local cloud state restored in %.3f s", time.monotonic() - started)
         return stack
+
+    # -- persistence ------------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Save the state now (with ``state``, after a deploy): a later crash loses only what follows."""
+        self._require_started()
+        self._save_state()
+
+    def _save_state(self) -> None:
+        if self.state is not None and self._restored:
+            started = time.monotonic()
+            self.state.save(self.region, self.account_id)
+            log.debug("local cloud state saved in %.3f s", time.monotonic() - started)
 
     # -- clients and helpers ----------------------------------------------------------------------------
     def client(self, service: str) -> Any:

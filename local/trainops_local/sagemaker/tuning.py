@@ -699,10 +699,13 @@ _SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def _backend_list_children(self: Any, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("HyperParameterTuningJobName", "")
     job = _tuner().get(name, self)
-    if job is None:
+    if job is not None:
+        with job.lock:
+            summaries = [job.summary(c) for c in job.children]
+    elif name in self.hyper_parameter_tuning_jobs:  # ran in an earlier process (a persisted workdir)
+        summaries = _summaries_from_records(self, self.hyper_parameter_tuning_jobs[name])
+    else:
         raise ValidationError(message=f"Could not find hyper parameter tuning job '{name}'.")
-    with job.lock:
-        summaries = [job.summary(c) for c in job.children]
     if params.get("StatusEquals"):
         summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
     sort_by = params.get("SortBy") or "CreationTime"
@@ -722,6 +725,42 @@ def _backend_list_children(self: Any, params: dict[str, Any]) -> dict[str, Any]:
     if start + size < len(summaries):
         out["NextToken"] = str(start + size)
     return out
+
+
+def _summaries_from_records(backend: Any, record: Any) -> list[dict[str, Any]]:
+    """HyperParameterTrainingJobSummary of each child of a tuning job this process did not run, from moto's
+    training job records (what an earlier command persisted)."""
+    config = record.hyper_parameter_tuning_job_config or {}
+    objective = config.get("HyperParameterTuningJobObjective") or {}
+    metric, kind = objective.get("MetricName", ""), objective.get("Type", "Maximize")
+    tuned = {r["Name"] for ranges in (config.get("ParameterRanges") or {}).values() for r in ranges}
+    summaries = []
+    for child in list(backend.training_jobs.values()):
+        if getattr(child, "tuning_job_arn", None) != record.arn:
+            continue
+        value = _final_value(child.final_metric_data_list, metric)
+        summary: dict[str, Any] = {
+            "TrainingJobName": child.training_job_name,
+            "TrainingJobArn": child.arn,
+            "TuningJobName": record.hyper_parameter_tuning_job_name,
+            "CreationTime": child.creation_time,
+            "TrainingJobStatus": child.training_job_status,
+            "TunedHyperParameters": {k: v for k, v in (child.hyper_parameters or {}).items() if k in tuned},
+            "ObjectiveStatus": "Succeeded" if value is not None else "Failed",
+        }
+        for key, attr in (("TrainingStartTime", "training_start_time"), ("TrainingEndTime", "training_end_time")):
+            if getattr(child, attr, None) is not None:
+                summary[key] = getattr(child, attr)
+        if child.failure_reason:
+            summary["FailureReason"] = child.failure_reason
+        if value is not None:
+            summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                "Type": kind,
+                "MetricName": metric,
+                "Value": value,
+            }
+        summaries.append(summary)
+    return summaries
 
 
 def _response_stop(self: Any) -> EmptyResult:
