@@ -71,6 +71,10 @@ class RunSummary:
     elapsed_s: float = 0.0
     job_seconds: float = 0.0
     controller_overhead_s: float = 0.0
+    # DescribeTrainingJob's TrainingTimeInSeconds and BillableTimeInSeconds summed over the run's training jobs
+    # (managed spot training: billable excludes the waits for spot capacity)
+    training_seconds: int = 0
+    billable_seconds: int = 0
     # local cloud only: the framework environment a script ran in (and how it differs from the image), and
     # the traceback of a failed script from its log
     framework_environment: dict[str, Any] | None = None
@@ -390,6 +394,8 @@ class _Tracker:
                     "status_message": transitions[-1].get("StatusMessage"),
                     "metrics": {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", [])},
                     "seconds": seconds,
+                    "training_seconds": d.get("TrainingTimeInSeconds"),
+                    "billable_seconds": d.get("BillableTimeInSeconds"),
                     "failure_reason": d.get("FailureReason"),
                 }
             )
@@ -439,6 +445,8 @@ class _Tracker:
         s.incremental_from = record.get("incremental_from")
         jobs = self._jobs(record)
         s.training_jobs = [{"name": j["name"], "status": j["status"], "seconds": j["seconds"]} for j in jobs]
+        s.training_seconds = sum(j["training_seconds"] or 0 for j in jobs)
+        s.billable_seconds = sum(j["billable_seconds"] or 0 for j in jobs)
         notes = [local_sagemaker.local_notes(j["name"]) for j in jobs]
         s.framework_environment = next(
             (n["framework_environment"] for n in notes if "framework_environment" in n), None

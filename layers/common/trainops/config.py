@@ -207,6 +207,22 @@ class ResourcesConfig(_Strict):
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=1, le=28 * 86400)
     distribution: Literal["none", "data_parallel", "model_parallel"] = "none"
+    spot: bool = Field(
+        default=False,
+        description="Managed spot training (EnableManagedSpotTraining): cheaper, interruptible capacity. Every job "
+        "gets a CheckpointConfig under the run's prefix (/opt/ml/checkpoints, synced to S3) to resume from after an "
+        "interruption. Refused for algorithms that cannot resume (Linear Learner).",
+    )
+    max_wait_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="With spot: StoppingCondition.MaxWaitTimeInSeconds, the time for the whole job including waits "
+        "for spot capacity; at least max_runtime_seconds. Default: twice max_runtime_seconds.",
+    )
+
+    def max_wait(self) -> int:
+        """MaxWaitTimeInSeconds of a spot job: the configured one, else twice the maximum runtime."""
+        return self.max_wait_seconds if self.max_wait_seconds is not None else 2 * self.max_runtime_seconds
 
 
 class IncrementalConfig(_Strict):

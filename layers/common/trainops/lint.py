@@ -46,6 +46,9 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
             on several instances, a KMS key replacing the stack's, a VPC the stack does not have): trainops.security
   CONF-E011 an image (algorithm.image_uri / inference_image_uri) outside the trusted registries: the stack's
             TrustedImageRepositories and AWS's algorithm and framework registries (trainops.security)
+Warnings about the rest of the config:
+  CONF-W001 managed spot training (resources.spot) with script mode or a container: it resumes after an
+            interruption only if the code reads what it wrote to /opt/ml/checkpoints
 A config that does not load at all (over 32 KiB, not UTF-8, invalid YAML, a key given twice, a field the model
 refuses, such as a schedule EventBridge Scheduler would refuse) is CONF-E001 in ``trainops config validate``.
 """
@@ -929,6 +932,24 @@ def _combinations(config: ProjectConfig) -> list[Finding]:
     return [_conf_error("009", r.field, r.message, r.fix) for r in refusals]
 
 
+def _spot_advice(config: ProjectConfig) -> list[Finding]:
+    """Spot with your own code: SageMaker restarts it after an interruption; whether it resumes is the code's."""
+    if not (config.resources.spot and config.algorithm.brings_own_code):
+        return []
+    return [
+        Finding(
+            id="CONF-W001",
+            severity="warning",
+            field="resources.spot",
+            message=f"a spot interruption restarts the {config.algorithm.name.value}'s code: it resumes only if it "
+            "saves its state to /opt/ml/checkpoints (synced to the run's checkpoint prefix) and reads it at start; "
+            "otherwise it starts over",
+            fix="save checkpoints to /opt/ml/checkpoints (locally: $SAGEMAKER_BASE_DIR/checkpoints) and resume from "
+            "the newest one at start, or set resources.spot: false",
+        )
+    ]
+
+
 def _conf_error(id_: str, field: str, message: str, fix: str) -> Finding:
     return Finding(id=f"CONF-E{id_}", severity="error", field=field, message=message, fix=fix)
 
@@ -1024,6 +1045,7 @@ def lint_config(
         *_xgboost_values(config),
         *_num_round_runtime(config),
         *_combinations(config),
+        *_spot_advice(config),
     ]
     tuning = config.tuning
     if tuning is None:

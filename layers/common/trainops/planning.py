@@ -67,7 +67,7 @@ def choose_algorithm(
     """(XGBoost or Linear Learner, why) for this data and problem; ``problem`` names the problem type."""
     if content_type == "text/libsvm":
         return AlgorithmName.XGBOOST, "the data is text/libsvm, which only built-in XGBoost reads"
-    if getattr(config.resources, "spot", False):
+    if config.resources.spot:
         return (
             AlgorithmName.XGBOOST,
             "resources.spot is on and Linear Learner cannot resume from checkpoints after an interruption",

@@ -44,6 +44,7 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
         )
     if algo.name == AlgorithmName.AUTO:
         out.extend(_auto_refusals(config))
+    out.extend(spot_refusals(config))
     distribution = config.resources.distribution
     if distribution != "none" and algo.name != AlgorithmName.SCRIPT:
         out.append(
@@ -62,6 +63,47 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
                 f"resources.distribution {distribution} is not available for framework {algo.framework}",
                 field="algorithm.framework",
                 fix="use framework pytorch or tensorflow for data or model parallel training",
+            )
+        )
+    return out
+
+
+def spot_refusals(config: ProjectConfig) -> list[Refusal]:
+    """Managed spot training needs an algorithm that resumes from /opt/ml/checkpoints after an interruption, and a
+    MaxWaitTimeInSeconds of at least MaxRuntimeInSeconds (SageMaker's rule)."""
+    resources = config.resources
+    out: list[Refusal] = []
+    if not resources.spot:
+        if resources.max_wait_seconds is not None:
+            out.append(
+                Refusal(
+                    ConfigInvalid,
+                    "resources.max_wait_seconds is the wait for spot capacity: it applies only with resources.spot",
+                    field="resources.max_wait_seconds",
+                    fix="set resources.spot: true, or remove max_wait_seconds",
+                )
+            )
+        return out
+    name = config.algorithm.name
+    if name not in (AlgorithmName.AUTO, AlgorithmName.AUTOPILOT) and not spec_for(name).resumes_from_checkpoints:
+        out.append(
+            Refusal(
+                AlgorithmNotSupported,
+                f"{name.value} cannot resume from checkpoints: a spot interruption would restart it from the "
+                f"beginning, possibly until MaxWaitTimeInSeconds ends the job without a model",
+                field="resources.spot",
+                fix="set resources.spot: false, or use xgboost (it resumes from its checkpoints)",
+            )
+        )
+    if resources.max_wait() < resources.max_runtime_seconds:
+        out.append(
+            Refusal(
+                ConfigInvalid,
+                f"resources.max_wait_seconds {resources.max_wait()} is below resources.max_runtime_seconds "
+                f"{resources.max_runtime_seconds}: SageMaker requires MaxWaitTimeInSeconds >= MaxRuntimeInSeconds",
+                field="resources.max_wait_seconds",
+                fix=f"set max_wait_seconds to at least {resources.max_runtime_seconds} (it includes the wait for "
+                "spot capacity), or lower max_runtime_seconds",
             )
         )
     return out

@@ -312,7 +312,7 @@ class LocalSageMaker:
         workdir = self.root / "training" / f"{handle.name}-{uuid.uuid4().hex[:8]}"
 
         def status(change: StatusChange) -> None:
-            if change.secondary_status in TERMINAL | {"MaxRuntimeExceeded"}:
+            if change.secondary_status in TERMINAL | {"MaxRuntimeExceeded", "MaxWaitTimeExceeded"}:
                 return  # applied with the outcome
             if record.training_job_status == "InProgress":
                 record.secondary_status = change.secondary_status
@@ -513,7 +513,9 @@ def _apply_training_outcome(record: Any, outcome: TrainingOutcome) -> None:
     record.training_start_time = record.training_start_time or outcome.start_time
     record.training_end_time = outcome.end_time
     record.training_time_in_seconds = outcome.training_time_seconds
-    record.billable_time_in_seconds = outcome.training_time_seconds
+    record.billable_time_in_seconds = (
+        outcome.training_time_seconds if outcome.billable_time_seconds is None else outcome.billable_time_seconds
+    )
     record.last_modified_time = outcome.end_time
 
 

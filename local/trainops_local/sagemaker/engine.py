@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +26,7 @@ from trainops_local.sagemaker.types import (
     LogCallback,
     MetricCallback,
     MetricPoint,
+    SpotInterruption,
     StatusCallback,
     StatusChange,
     StatusTransition,
@@ -43,7 +46,23 @@ MESSAGES = {
     "Failed": "Training job failed",
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+    "Interrupted": "The job was interrupted due to spot capacity: waiting for capacity to resume",
+    "MaxWaitTimeExceeded": "Training job exceeded MaxWaitTimeInSeconds provided",
 }
+# Local only, never a config field: inject spot interruptions into managed spot training jobs. Each of the first N
+# training attempts of a spot job is interrupted once it has written a new checkpoint (or after
+# TRAINOPS_LOCAL_SPOT_INTERRUPT_AFTER_SECONDS of training), then waits TRAINOPS_LOCAL_SPOT_CAPACITY_WAIT_SECONDS
+# for capacity (counted in TrainingTimeInSeconds, not in BillableTimeInSeconds) and restarts from its checkpoints.
+SPOT_INTERRUPTIONS_ENV = "TRAINOPS_LOCAL_SPOT_INTERRUPTIONS"
+SPOT_INTERRUPT_AFTER_ENV = "TRAINOPS_LOCAL_SPOT_INTERRUPT_AFTER_SECONDS"
+SPOT_CAPACITY_WAIT_ENV = "TRAINOPS_LOCAL_SPOT_CAPACITY_WAIT_SECONDS"
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
 
 
 # built-in algorithms the engine runs itself (they read gzip files in File mode, as their containers do)
@@ -85,8 +104,19 @@ class _TrainingRun:
         self.final: dict[str, MetricPoint] = {}
         self.start_time = utcnow()
         self._t0 = time.monotonic()
-        max_runtime = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        stopping = request.get("StoppingCondition") or {}
+        max_runtime = stopping.get("MaxRuntimeInSeconds")
         self.max_runtime: float | None = float(max_runtime) if max_runtime else None
+        # managed spot training: MaxWaitTimeInSeconds bounds the whole job, waits for capacity included
+        self.spot = bool(request.get("EnableManagedSpotTraining"))
+        max_wait = stopping.get("MaxWaitTimeInSeconds")
+        self.max_wait: float | None = float(max_wait) if self.spot and max_wait else None
+        self.interruptions_left = int(_env_number(SPOT_INTERRUPTIONS_ENV, 0)) if self.spot else 0
+        self.interruptions = 0
+        self.waited = 0.0  # seconds waiting for spot capacity: training time, not billable
+        self._segment_start = time.monotonic()
+        self._segment_checkpoints: set[tuple[str, int]] = set()
+        self._pending: SpotInterruption | None = None  # an interruption stays due until the job restarts
 
     # -- callbacks -------------------------------------------------------------------------------
     def enter(self, status: str) -> None:
@@ -121,15 +151,65 @@ class _TrainingRun:
             _safe(self.on_metric, point)
 
     def stop_reason(self) -> JobStopped | None:
-        """A JobStopped if a stop was requested or MaxRuntimeInSeconds has passed, else None."""
-        if self.max_runtime is not None and time.monotonic() - self._t0 > self.max_runtime:
+        """A JobStopped if a stop was requested, MaxRuntimeInSeconds (or, spot, MaxWaitTimeInSeconds) has passed,
+        or an injected spot interruption is due, else None."""
+        now = time.monotonic()
+        if self.max_wait is not None and now - self._t0 > self.max_wait:
+            return JobStopped(
+                reason=f"MaxWaitTimeExceeded: Training job exceeded MaxWaitTimeInSeconds ({self.max_wait:g} s)",
+                secondary="MaxWaitTimeExceeded",
+            )
+        if self.max_runtime is not None and now - self._t0 - self.waited > self.max_runtime:
             return JobStopped(
                 max_runtime=True,
                 reason=f"MaxRuntimeExceeded: Training job exceeded MaxRuntimeInSeconds ({self.max_runtime:g} s)",
             )
         if _safe(self.should_stop) is True:
             return JobStopped()
-        return None
+        if self._pending is None and self._interruption_due(now):
+            self._pending = SpotInterruption(reason="the spot capacity was reclaimed (injected locally)")
+        return self._pending
+
+    def _checkpoint_files(self) -> set[tuple[str, int]]:
+        directory = self.layout.checkpoints_dir
+        if not directory.is_dir():
+            return set()
+        return {(str(p.relative_to(directory)), p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()}
+
+    def _interruption_due(self, now: float) -> bool:
+        """An injected interruption: during Training, once the attempt wrote a new checkpoint (or ran long enough)."""
+        if self.interruptions_left <= 0 or not self.transitions or self.transitions[-1].status != "Training":
+            return False
+        after = _env_number(SPOT_INTERRUPT_AFTER_ENV, 10.0)
+        if now - self._segment_start < after and self._checkpoint_files() <= self._segment_checkpoints:
+            return False
+        self.interruptions_left -= 1
+        return True
+
+    def restart_after_interruption(self, interruption: SpotInterruption) -> None:
+        """What SageMaker does when spot capacity is reclaimed: the checkpoints are already in S3 (uploaded now),
+        the job waits for capacity, then starts again with /opt/ml/checkpoints restored from S3."""
+        self.sync_checkpoints_up()
+        self.interruptions += 1
+        self.enter("Interrupted")
+        self.log(f"Spot interruption {self.interruptions}: {interruption.reason}")
+        started = time.monotonic()
+        deadline = started + _env_number(SPOT_CAPACITY_WAIT_ENV, 1.0)
+        self._pending = None
+        while time.monotonic() < deadline:
+            stop = self.stop_reason()  # not Training: no new interruption is due while waiting
+            if stop is not None:
+                self.waited += time.monotonic() - started
+                raise stop
+            time.sleep(0.05)
+        self.waited += time.monotonic() - started
+        self.enter("Starting")
+        self.status_message("Restarting the training job from its checkpoints after the spot interruption")
+        self.enter("Downloading")
+        if uri := self.checkpoint_uri():
+            shutil.rmtree(self.layout.checkpoints_dir, ignore_errors=True)
+            self.layout.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+            s3io.download_prefix(self.s3, uri.rstrip("/") + "/", self.layout.checkpoints_dir)
 
     def check_stop(self) -> None:
         """Raise the JobStopped if the job must stop now."""
@@ -166,6 +246,9 @@ class _TrainingRun:
         return input_config
 
     def train(self, kind: str, channels: dict[str, Channel]) -> None:
+        self._segment_start = time.monotonic()
+        self._segment_checkpoints = self._checkpoint_files()
+        self._pending = None
         self.enter("Training")
         if kind == "xgboost" and any(c.mode == "Pipe" for c in channels.values()):
             for name, channel in channels.items():
@@ -253,6 +336,7 @@ class _TrainingRun:
         self.enter(secondary)
         self.transitions[-1].end_time = self.transitions[-1].start_time
         end = utcnow()
+        training = max(1, round(time.monotonic() - self._t0))
         return TrainingOutcome(
             status=status,
             secondary_status=secondary,
@@ -264,13 +348,16 @@ class _TrainingRun:
             output_data=output,
             start_time=self.start_time,
             end_time=end,
-            training_time_seconds=max(1, round(time.monotonic() - self._t0)),
+            training_time_seconds=training,
             local_notes=self.local_notes(status),
+            billable_time_seconds=max(1, round(training - self.waited)) if self.spot else None,
         )
 
     def local_notes(self, status: str) -> dict[str, Any]:
         """What only the local cloud knows: the framework environment used, the traceback of a failed script."""
         notes: dict[str, Any] = {}
+        if self.interruptions:
+            notes["spot_interruptions"] = self.interruptions
         if self.env is not None:
             notes["framework_environment"] = self.env.describe()
         if status == "Failed" and (excerpt := traceback_excerpt(self.job_log)):
@@ -286,8 +373,13 @@ class _TrainingRun:
             channels = self.channels()
             self.check_stop()
             self.download(kind, channels)
-            self.check_stop()
-            self.train(kind, channels)
+            while True:
+                try:
+                    self.check_stop()
+                    self.train(kind, channels)
+                    break
+                except SpotInterruption as interruption:
+                    self.restart_after_interruption(interruption)
             model, output = self.upload()
         except JobFailed as exc:
             self.log(exc.reason)
@@ -298,7 +390,7 @@ class _TrainingRun:
             with contextlib.suppress(Exception):
                 if any(self.layout.model_dir.iterdir()):
                     model, output = self.upload()
-            secondary = "MaxRuntimeExceeded" if stop.max_runtime else "Stopped"
+            secondary = stop.secondary or ("MaxRuntimeExceeded" if stop.max_runtime else "Stopped")
             return self.outcome("Stopped", secondary, stop.reason, model, output)
         except Exception as exc:
             log.exception("local training job %s crashed", self.request.get("TrainingJobName"))

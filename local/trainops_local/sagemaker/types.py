@@ -66,6 +66,8 @@ class TrainingOutcome:
     training_time_seconds: int
     # what only the local cloud knows (the framework environment, a failed script's traceback): run output only
     local_notes: dict[str, Any] = field(default_factory=dict)
+    # BillableTimeInSeconds: the training time less the waits for spot capacity (None: the training time)
+    billable_time_seconds: int | None = None
 
     def final_metric_data_list(self) -> list[dict[str, Any]]:
         """FinalMetricDataList as DescribeTrainingJob returns it."""
@@ -101,7 +103,13 @@ class JobFailed(Exception):
 class JobStopped(Exception):
     """The job was stopped: by a stop request, or because MaxRuntimeInSeconds was exceeded."""
 
-    def __init__(self, max_runtime: bool = False, reason: str | None = None) -> None:
+    def __init__(self, max_runtime: bool = False, reason: str | None = None, secondary: str | None = None) -> None:
         super().__init__(reason or ("max runtime exceeded" if max_runtime else "stopped"))
         self.max_runtime = max_runtime
         self.reason = reason
+        self.secondary = secondary  # the SecondaryStatus it ends in, when not Stopped / MaxRuntimeExceeded
+
+
+class SpotInterruption(JobStopped):
+    """Local only: an injected reclaim of the job's spot capacity (``TRAINOPS_LOCAL_SPOT_INTERRUPTIONS``). The
+    engine uploads the checkpoints, waits for capacity and restarts the job from them, as SageMaker does."""
