@@ -4,7 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from trainops.errors import InvalidProjectName
-from trainops.naming import check_project_name, job_name, run_id_for
+from trainops.naming import check_project_name, job_name, model_package_group_name, run_id_for
 from trainops.registry import Champion, current_champion, decide_approval
 from trainops.types import TRAINING_JOB_NAME_RE
 
@@ -25,12 +25,21 @@ def test_job_names_are_deterministic_valid_and_within_63():
     assert rid == run_id_for(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), "bucket", "key", "v1")
     assert rid != run_id_for(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), "bucket", "key", "v2")
     for project in ["a", "demo", "x" * 32, "a-b-c"]:
-        name = job_name(project, rid, "train")
-        assert len(name) <= 63
-        assert TRAINING_JOB_NAME_RE.match(name)
+        for suffix in ("train", "split"):
+            name = job_name(project, rid, suffix)
+            assert len(name) <= 63
+            assert TRAINING_JOB_NAME_RE.match(name)
+            # the prefix the template's IAM statements match (training-job/trainops-*, processing-job/trainops-*)
+            assert name.startswith("trainops-") and name.endswith(f"-{suffix}")
+            assert name == job_name(project, rid, suffix)  # a retried create computes the same name
+    assert job_name("demo", rid, "train") == f"trainops-demo-{rid.replace('T', '')}-train"
     long_a = job_name("x" * 32, rid, "train")
     long_b = job_name("x" * 31 + "y", rid, "train")
     assert long_a != long_b
+
+
+def test_model_package_groups_carry_the_prefix():
+    assert model_package_group_name("churn") == "trainops-churn"
 
 
 def _champion(value, metric="validation:auc"):

@@ -47,7 +47,7 @@ def test_pipe_mode_request_for_builtin_xgboost():
     body = _build(cfg, plan())
     # Then it is exactly what SageMaker needs
     assert body == {
-        "TrainingJobName": "demo-20261126120000-1a2b3c4d-train",
+        "TrainingJobName": "trainops-demo-20261126120000-1a2b3c4d-train",
         "AlgorithmSpecification": {
             "TrainingImage": XGB_IMAGE,
             "TrainingInputMode": "Pipe",

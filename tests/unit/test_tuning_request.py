@@ -335,13 +335,17 @@ def test_objective_resolution_order() -> None:
 
 
 # --- names ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("project", ["a", "churn", "x" * 23, "customer-lifetime-value-model-v2", "a" * 32])
+@pytest.mark.parametrize(
+    "project", ["a", "churn", "x" * 14, "x" * 15, "x" * 23, "customer-lifetime-value-model-v2", "a" * 32]
+)
 def test_tuning_job_names_are_deterministic_short_and_valid(project: str) -> None:
     name = tuning_job_name(project, RUN)
     assert name == tuning_job_name(project, RUN)
     assert name != tuning_job_name(project, RUN + "x")
     assert len(name) <= 32
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name)
+    # the prefix the template's IAM statements match (hyper-parameter-tuning-job/trainops-*)
+    assert name.startswith("trainops-")
     assert is_project_tuning_job(name, project)
     # child training job names <tuning>-<3 digits>-<8 hex> stay within 63
     assert len(f"{name}-001-0123abcd") <= 63
@@ -352,6 +356,10 @@ def test_project_prefix_separates_projects() -> None:
     long_a, long_b = "customer-lifetime-value-a", "customer-lifetime-value-b"
     assert project_job_prefix(long_a) != project_job_prefix(long_b)
     assert not is_project_tuning_job(tuning_job_name(long_a, RUN), long_b)
+    # a project of up to 14 characters is named in full, a longer one by its start and a digest
+    assert tuning_job_name("churn-model-v12", RUN).startswith("trainops-churn-m-")
+    assert project_job_prefix("customer-churn") == "trainops-customer-churn"
+    assert re.fullmatch(r"trainops-churn-[0-9a-f]{8}", tuning_job_name("churn", RUN))
 
 
 # --- a fake SageMaker -------------------------------------------------------------------------------
@@ -443,65 +451,76 @@ def _new_job(cfg: ProjectConfig, plan: dict[str, Any] | None = None) -> dict[str
 def test_auto_warm_start_takes_compatible_parents_identical_when_data_and_image_unchanged() -> None:
     # Given three earlier tuning jobs of the project: compatible, other objective, still running
     sm = FakeSageMaker()
-    sm.add_parent("churn-00000001")
-    sm.add_parent("churn-00000002", metric="validation:error")
-    sm.add_parent("churn-00000003", status="InProgress")
-    sm.add_parent("churnx-00000004")  # another project whose name contains ours
+    sm.add_parent("trainops-churn-00000001")
+    sm.add_parent("trainops-churn-00000002", metric="validation:error")
+    sm.add_parent("trainops-churn-00000003", status="InProgress")
+    sm.add_parent("trainops-churnx-00000004")  # another project whose name contains ours
     # When warm start is chosen for a run on the same data and image
     choice = choose_warm_start(config(BAYES), _new_job(config(BAYES)), project="churn", sagemaker_client=sm)
     # Then only the compatible job is a parent, of type IdenticalDataAndAlgorithm, with reasons for the rest
-    assert choice.parents == ["churn-00000001"]
+    assert choice.parents == ["trainops-churn-00000001"]
     assert choice.type == WarmStartType.IDENTICAL_DATA_AND_ALGORITHM
     assert "same data and image" in choice.reason
-    assert choice.considered == {"churn-00000002": "objective validation:error differs"}
+    assert choice.considered == {"trainops-churn-00000002": "objective validation:error differs"}
 
 
 def test_auto_warm_start_is_transfer_learning_when_data_changed_and_caps_at_five() -> None:
     sm = FakeSageMaker()
     for i in range(7):
-        sm.add_parent(f"churn-0000000{i}")
+        sm.add_parent(f"trainops-churn-0000000{i}")
     new = _new_job(config(BAYES), plan_request(train="s3://art/runs/churn/r2/train/"))
     choice = choose_warm_start(config(BAYES), new, project="churn", sagemaker_client=sm)
-    assert choice.parents == [f"churn-0000000{i}" for i in (6, 5, 4, 3, 2)]  # newest first
+    assert choice.parents == [f"trainops-churn-0000000{i}" for i in (6, 5, 4, 3, 2)]  # newest first
     assert choice.type == WarmStartType.TRANSFER_LEARNING
-    assert choice.considered["churn-00000001"] == "already 5 parents"
+    assert choice.considered["trainops-churn-00000001"] == "already 5 parents"
 
 
 def test_auto_warm_start_skips_parents_with_other_hyperparameter_names_or_nothing_completed() -> None:
     sm = FakeSageMaker()
     other = copy.deepcopy(DEFINITION)
     other["StaticHyperParameters"]["gamma"] = "1"
-    sm.add_parent("churn-00000001", definition=other)
-    sm.add_parent("churn-00000002", counters={"Completed": 0, "NonRetryableError": 4})
+    sm.add_parent("trainops-churn-00000001", definition=other)
+    sm.add_parent("trainops-churn-00000002", counters={"Completed": 0, "NonRetryableError": 4})
     choice = choose_warm_start(config(BAYES), _new_job(config(BAYES)), project="churn", sagemaker_client=sm)
     assert choice.parents == []
     assert choice.request() is None
-    assert choice.considered["churn-00000001"].startswith("hyperparameter names differ (gamma")
-    assert choice.considered["churn-00000002"] == "no completed training job"
+    assert choice.considered["trainops-churn-00000001"].startswith("hyperparameter names differ (gamma")
+    assert choice.considered["trainops-churn-00000002"] == "no completed training job"
 
 
 def test_warm_start_off_grid_and_explicit_parents() -> None:
     sm = FakeSageMaker()
-    sm.add_parent("churn-00000001")
+    sm.add_parent("trainops-churn-00000001")
     off = config({**BAYES, "warm_start": "off"})
     assert choose_warm_start(off, _new_job(off), project="churn", sagemaker_client=sm).parents == []
-    explicit = config({**BAYES, "warm_start": {"parents": ["churn-00000001"], "type": "TransferLearning"}})
+    explicit = config({**BAYES, "warm_start": {"parents": ["trainops-churn-00000001"], "type": "TransferLearning"}})
     choice = choose_warm_start(explicit, _new_job(explicit), project="churn", sagemaker_client=sm)
-    assert (choice.parents, choice.type) == (["churn-00000001"], WarmStartType.TRANSFER_LEARNING)
-    missing = config({**BAYES, "warm_start": {"parents": ["nope"]}})
+    assert (choice.parents, choice.type) == (["trainops-churn-00000001"], WarmStartType.TRANSFER_LEARNING)
+    missing = config({**BAYES, "warm_start": {"parents": ["trainops-nope"]}})
     with pytest.raises(InvalidTrainingRequest, match="does not exist"):
         choose_warm_start(missing, _new_job(missing), project="churn", sagemaker_client=sm)
+
+
+def test_an_explicit_parent_outside_the_trainops_prefix_is_refused_before_any_call() -> None:
+    # Given a config naming a tuning job trainops did not create (its functions may not read it)
+    sm = FakeSageMaker()
+    sm.add_parent("someone-elses-job")
+    foreign = config({**BAYES, "warm_start": {"parents": ["someone-elses-job"]}})
+    # Then the run is refused naming the field, instead of failing on AccessDenied
+    with pytest.raises(InvalidTrainingRequest, match="trainops-") as info:
+        choose_warm_start(foreign, _new_job(foreign), project="churn", sagemaker_client=sm)
+    assert info.value.field == "tuning.warm_start.parents.0"
 
 
 # --- start and outcome ------------------------------------------------------------------------------
 def test_start_tuning_creates_the_job_and_adopts_it_on_retry() -> None:
     sm = FakeSageMaker()
-    sm.add_parent("churn-00000001")
+    sm.add_parent("trainops-churn-00000001")
     cfg = config(BAYES)
     first = start_tuning(plan_request(), cfg, run_id=RUN, project="churn", sagemaker_client=sm)
     assert first["tuning_job_name"] == tuning_job_name("churn", RUN)
     assert first["adopted"] is False
-    assert first["warm_start"]["parents"] == ["churn-00000001"]
+    assert first["warm_start"]["parents"] == ["trainops-churn-00000001"]
     assert first["objective"] == {"metric": "validation:auc", "direction": "Maximize"}
     sent = sm.created[0]
     assert sent["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"

@@ -3,6 +3,9 @@ locks (one registration at a time per project), and for coalescing: every upload
 covered it (``REQUESTS#``), the uploads waiting for a run (``PENDING#``) and the project's run slot (``SLOT#``).
 
 Single table, string keys ``pk``/``sk``; a ``by-project`` index (``gsi1pk``/``gsi1sk``) lists a project's runs.
+A sparse ``to-reconcile`` index (partition key ``reconcile_pk``) holds only what ReconcileJobs looks at: task
+tokens while they wait (set by :meth:`Ledger.store_token`, removed by :meth:`Ledger.claim_token`) and the
+projects' run slots (an item that exists only while held). ReconcileJobs queries it instead of scanning the table.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ TOKEN_TTL_SECONDS = 35 * 86400
 # a project lock outlives the RegisterModel function's timeout (60 s), so a holder that was killed frees it;
 # the state machine's RegistryBusy retries wait well past it (20 attempts, about 4 minutes in all)
 LOCK_LEASE_SECONDS = 90
+
+# the sparse index ReconcileJobs queries: its partition key is set only on waiting tokens and held slots
+RECONCILE_INDEX = "to-reconcile"
+RECONCILE_KEY = "reconcile_pk"
+RECONCILE_TOKENS = "RECONCILE#TOKEN"
+RECONCILE_SLOTS = "RECONCILE#SLOT"
 
 
 def now_iso() -> str:
@@ -123,7 +132,8 @@ class Ledger:
                 "pk": f"CONFIG#{project}",
                 "sk": f"{at}#{version}",
                 "gsi1pk": f"PROJECT#{project}",
-                "gsi1sk": f"{at}#config",
+                # the arrival in nanoseconds orders two uploads of one second (a rejected config and its fix)
+                "gsi1sk": f"{at}#config#{time.time_ns():020d}",
                 "kind": "config",
                 "project": project,
                 "config_key": key,
@@ -144,6 +154,7 @@ class Ledger:
             "status": "WAITING",
             "stored_at": now_iso(),
             "expires_at": int(time.time()) + TOKEN_TTL_SECONDS,
+            RECONCILE_KEY: RECONCILE_TOKENS,
         }
         self._put(item)
 
@@ -158,15 +169,16 @@ class Ledger:
         return deserialize_item(item) if item else None
 
     def claim_token(self, job_name: str, status: str) -> bool:
-        """Mark the token answered. False when it already was (a duplicate SageMaker event)."""
+        """Mark the token answered (and take it out of the reconciler's index). False when it already was (a
+        duplicate SageMaker event)."""
         try:
             self._call(
                 "update_item",
                 TableName=self.table_name,
                 Key={"pk": {"S": f"JOB#{job_name}"}, "sk": {"S": "TOKEN"}},
-                UpdateExpression="SET #s = :done, job_status = :st, answered_at = :at",
+                UpdateExpression="SET #s = :done, job_status = :st, answered_at = :at REMOVE #r",
                 ConditionExpression="#s = :waiting",
-                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeNames={"#s": "status", "#r": RECONCILE_KEY},
                 ExpressionAttributeValues={
                     ":done": {"S": "ANSWERED"},
                     ":waiting": {"S": "WAITING"},
@@ -323,6 +335,7 @@ class Ledger:
             "execution": execution,
             "since": now_iso(),
             "policy": policy,
+            RECONCILE_KEY: RECONCILE_SLOTS,
         }
         condition = "attribute_not_exists(pk) OR holder = :me"
         values: dict[str, Any] = {":me": run_id}
@@ -345,6 +358,7 @@ class Ledger:
             "since": now_iso(),
             "follows": holder,
             "follow_up": follow_up,
+            RECONCILE_KEY: RECONCILE_SLOTS,
         }
         return self._conditional_put(item, "holder = :old", {":old": holder}, "PutItem run slot")
 
@@ -378,6 +392,26 @@ class Ledger:
             "KeyConditionExpression": "pk = :p",
             "ExpressionAttributeValues": {":p": {"S": pk}},
             "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call("query", **kwargs)
+            items.extend(deserialize_item(i) for i in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def to_reconcile(self, kind: str) -> list[dict[str, Any]]:
+        """The items of the sparse ``to-reconcile`` index under ``kind`` (RECONCILE_TOKENS or RECONCILE_SLOTS).
+
+        An index is eventually consistent: a token answered a moment ago may still be listed (answering it
+        again is harmless: the task is closed and the claim is conditional)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": RECONCILE_INDEX,
+            "KeyConditionExpression": "#r = :k",
+            "ExpressionAttributeNames": {"#r": RECONCILE_KEY},
+            "ExpressionAttributeValues": {":k": {"S": kind}},
         }
         while True:
             resp = self._call("query", **kwargs)

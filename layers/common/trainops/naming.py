@@ -1,5 +1,9 @@
 """Deterministic names. A retried task or a duplicate event recomputes the same name, so SageMaker's
-``ResourceInUse`` tells us the job already exists (we adopt it) instead of a second job being started."""
+``ResourceInUse`` tells us the job already exists (we adopt it) instead of a second job being started.
+
+Every SageMaker resource trainops creates starts with :data:`RESOURCE_PREFIX`, so the template's IAM statements
+name them (``training-job/trainops-*``, ``model-package-group/trainops-*``, ...) instead of every job of the
+account (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from datetime import datetime
 from trainops.errors import InvalidProjectName, InvalidTrainingRequest
 from trainops.types import PROJECT_NAME_RE, TRAINING_JOB_NAME_RE
 
+# the fixed start of every training, processing and tuning job, and model package group, trainops creates
+RESOURCE_PREFIX = "trainops-"
 MAX_TRAINING_JOB_NAME = 63
 MAX_EXECUTION_NAME = 80
 
@@ -34,10 +40,10 @@ def run_id_for(stamp: datetime, *identity: str) -> str:
 
 
 def job_name(project: str, run_id: str, suffix: str) -> str:
-    """``<project>-<run_id>-<suffix>``, checked against SageMaker's pattern and 63-character limit."""
-    name = f"{project}-{run_id.replace('T', '')}-{suffix}".replace("_", "-")
+    """``trainops-<project>-<run_id>-<suffix>``, checked against SageMaker's pattern and 63-character limit."""
+    name = f"{RESOURCE_PREFIX}{project}-{run_id.replace('T', '')}-{suffix}".replace("_", "-")
     if len(name) > MAX_TRAINING_JOB_NAME:
-        # keep it unique and within the limit: shorten the project part, keep a digest of the whole
+        # keep it unique and within the limit: shorten the middle (never the prefix), keep a digest of the whole
         keep = MAX_TRAINING_JOB_NAME - len(suffix) - 10
         name = f"{name[:keep].rstrip('-')}-{digest(name, length=7)}-{suffix}"
     if not TRAINING_JOB_NAME_RE.match(name):
@@ -50,4 +56,5 @@ def job_name(project: str, run_id: str, suffix: str) -> str:
 
 
 def model_package_group_name(project: str) -> str:
-    return f"trainops-{project}"
+    """``trainops-<project>``: its model packages are ``model-package/trainops-<project>/<version>``."""
+    return f"{RESOURCE_PREFIX}{project}"

@@ -1,7 +1,8 @@
 """Answer waiting runs whose SageMaker state-change event never arrived.
 
 SageMaker's events are at-least-once, but an event can still be lost on the way (a callback that failed past
-its retries lands in the on-failure queue). Every 15 minutes this looks at the task tokens still WAITING,
+its retries lands in the on-failure queue). Every 15 minutes this looks at the task tokens still WAITING (the
+runs table's sparse ``to-reconcile`` index: no Scan, see trainops.ledger),
 describes their jobs, and answers the ones that have ended, exactly as the event would have. A token whose job
 does not exist an hour after it was stored (its create failed, and the task failed with it) is closed. A
 project's run slot whose holder's execution ended without FinishRun (stopped, timed out) is finished on its
@@ -18,33 +19,27 @@ from botocore.exceptions import ClientError
 from trainops import callbacks, coalescing
 from trainops.aws import error_code, translate
 from trainops.jobs import JOB_KINDS, TERMINAL
-from trainops.ledger import Ledger, deserialize_item
+from trainops.ledger import RECONCILE_SLOTS, RECONCILE_TOKENS, Ledger
 
 ORPHAN_AFTER = timedelta(hours=1)
 
 
 def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
-    return [i for i in _scan(ledger) if i["sk"] == "TOKEN"]
+    """Task tokens still WAITING, from the sparse ``to-reconcile`` index (no Scan of the table)."""
+    try:
+        tokens = ledger.to_reconcile(RECONCILE_TOKENS)
+    except ClientError as exc:
+        raise translate(exc, "querying waiting tokens") from exc
+    # the index lags its table a little: a token answered just now may still be listed
+    return [t for t in tokens if t.get("status") == "WAITING"]
 
 
-def _scan(ledger: Ledger) -> list[dict[str, Any]]:
-    """Waiting task tokens and the projects' run slots, in one pass over the table."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": ledger.table_name,
-        "FilterExpression": "(sk = :token AND #s = :waiting) OR sk = :slot",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":token": {"S": "TOKEN"}, ":waiting": {"S": "WAITING"}, ":slot": {"S": "SLOT"}},
-    }
-    while True:
-        try:
-            page = ledger.ddb.scan(**kwargs)
-        except ClientError as exc:
-            raise translate(exc, "scanning waiting tokens") from exc
-        items += [deserialize_item(i) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def held_slots(ledger: Ledger) -> list[dict[str, Any]]:
+    """The projects' run slots (each exists only while a run holds it), from the same index."""
+    try:
+        return ledger.to_reconcile(RECONCILE_SLOTS)
+    except ClientError as exc:
+        raise translate(exc, "querying run slots") from exc
 
 
 def reconcile(
@@ -52,9 +47,8 @@ def reconcile(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     answered, orphaned, running = [], [], 0
-    items = _scan(ledger)
-    slots = [i for i in items if i["sk"] == "SLOT"]
-    for token in (i for i in items if i["sk"] == "TOKEN"):
+    slots = held_slots(ledger)
+    for token in waiting_tokens(ledger):
         name = token["pk"].removeprefix("JOB#")
         job = JOB_KINDS[token["kind"]]
         try:

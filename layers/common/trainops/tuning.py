@@ -31,6 +31,7 @@ from trainops.errors import (
     InvalidTrainingRequest,
     NoModelProduced,
 )
+from trainops.naming import RESOURCE_PREFIX
 from trainops.objective import Direction, direction_of, for_own_code
 from trainops.objective import configured as configured_objective
 from trainops.tuning_config import (
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 # --- AWS limits (docs/aws-facts.md; the service model wins where they differ) ---------------------
 MAX_TUNING_JOB_NAME = 32
+# what is left of a tuning job name for the project: 32 - len("trainops-") - len("-<8 hex>")
+MAX_TUNING_PROJECT_PART = MAX_TUNING_JOB_NAME - len(RESOURCE_PREFIX) - 9
 MAX_RANGES = 30
 MAX_CATEGORICAL_VALUES = 30
 MAX_HYPERPARAMETERS = 100
@@ -160,20 +163,22 @@ def _digest(*parts: str, length: int = 8) -> str:
 
 
 def project_job_prefix(project: str) -> str:
-    """The project's part of every tuning job name (<= 23 chars, unique per project).
+    """The part of every tuning job name of ``project`` before the run's digest: ``trainops-<project>``.
 
-    Projects longer than 23 characters keep 14 characters and a hash of the whole name, so two
-    projects sharing a long prefix never share tuning jobs (and warm-start parents).
+    A tuning job name has 32 characters at most, and the run's digest takes 9 of them after this prefix, so a
+    project of more than 14 characters keeps its first 7 and a digest of the whole name (``trainops-<7>-<6 hex>``,
+    23 characters): two projects sharing a long start never share tuning jobs (or warm-start parents).
     """
-    if len(project) <= 23:
-        return project
-    return f"{project[:14].rstrip('-')}-{_digest(project)}"
+    if len(project) <= MAX_TUNING_PROJECT_PART:
+        return f"{RESOURCE_PREFIX}{project}"
+    return f"{RESOURCE_PREFIX}{project[:7].rstrip('-')}-{_digest(project, length=6)}"
 
 
 def tuning_job_name(project: str, run_id: str) -> str:
-    """Deterministic tuning job name, <= 32 characters: ``<project prefix>-<8 hex of project+run>``.
+    """Deterministic tuning job name, <= 32 characters: ``trainops-<project part>-<8 hex of project+run>``.
 
-    Deterministic so that a retried start finds (and adopts) the job the first attempt created.
+    Deterministic so that a retried start finds (and adopts) the job the first attempt created. Its training
+    jobs (``<tuning job>-<3 digits>-<8 hex>``, named by SageMaker) start with the same prefix.
     """
     name = f"{project_job_prefix(project)}-{_digest(project, run_id)}"
     if len(name) > MAX_TUNING_JOB_NAME or not TUNING_JOB_NAME_RE.match(name):
@@ -592,6 +597,14 @@ def _explicit_warm_start(ws: WarmStartConfig, new_job: dict[str, Any], sagemaker
         )
     parents = []
     for i, name in enumerate(ws.parents):
+        if not name.startswith(RESOURCE_PREFIX):
+            # the functions may only read tuning jobs named trainops-* (template.yaml): say so, not AccessDenied
+            raise InvalidTrainingRequest(
+                f"tuning job {name!r} cannot be a warm-start parent: trainops reads only its own tuning jobs, "
+                f"named {RESOURCE_PREFIX}*",
+                field=f"tuning.warm_start.parents.{i}",
+                fix=f"name an earlier tuning job of this project (its name starts with {RESOURCE_PREFIX}), or use auto",
+            )
         job = _describe_tuning(name, sagemaker_client)
         reason = "it does not exist" if job is None else parent_ineligibility(job, new_job)
         if reason == "no completed training job":

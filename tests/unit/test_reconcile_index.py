@@ -1,0 +1,94 @@
+"""The sparse ``to-reconcile`` index: only waiting task tokens and held run slots are in it, and the reconciler
+reads it with Query, never Scan (its role has no dynamodb:Scan)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.decode import decode
+from moto import mock_aws
+from trainops.ledger import RECONCILE_SLOTS, RECONCILE_TOKENS, Ledger
+from trainops.reconcile import held_slots, reconcile, waiting_tokens
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class _NoScan:
+    """The DynamoDB client as the reconciler's role sees it: Scan is not allowed."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def scan(self, **_: Any) -> Any:
+        raise AssertionError("the reconciler scanned the table")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def ledger():
+    # the table exactly as template.yaml defines it (keys and indexes)
+    template, _ = decode(str(TEMPLATE))
+    props = template["Resources"]["RunsTable"]["Properties"]
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="runs",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+        )
+        yield Ledger("runs", _NoScan(ddb))
+
+
+def test_a_token_is_in_the_index_while_it_waits(ledger):
+    # Given two tokens stored, one of them answered
+    ledger.store_token("trainops-a-train", "training", "tok-a", "run-a")
+    ledger.store_token("trainops-b-train", "training", "tok-b", "run-b")
+    assert ledger.claim_token("trainops-a-train", "Completed")
+    # Then only the waiting one is listed, and the answered one left the index (not only filtered out)
+    assert [t["pk"] for t in waiting_tokens(ledger)] == ["JOB#trainops-b-train"]
+    assert [t["pk"] for t in ledger.to_reconcile(RECONCILE_TOKENS)] == ["JOB#trainops-b-train"]
+    assert ledger.get_token("trainops-a-train")["status"] == "ANSWERED"
+
+
+def test_a_slot_is_in_the_index_while_it_is_held(ledger):
+    assert ledger.claim_slot("churn", "run-1", "exec-1")
+    assert ledger.claim_slot("fraud", "run-2", "exec-2")
+    assert ledger.hand_over_slot("fraud", "run-2", "run-3", "run-3", "{}")
+    assert sorted((s["project"], s["holder"]) for s in held_slots(ledger)) == [("churn", "run-1"), ("fraud", "run-3")]
+    assert ledger.release_slot("churn", "run-1")
+    assert [s["project"] for s in ledger.to_reconcile(RECONCILE_SLOTS)] == ["fraud"]
+
+
+def test_runs_uploads_and_locks_are_never_in_the_index(ledger):
+    ledger.start_run("run-1", "churn", "exec-1", {})
+    ledger.record_request("churn", "run-1", "exec-1", {})
+    ledger.put_pending("churn", "run-1", {})
+    assert ledger.acquire_lock("churn", "run-1")
+    ledger.record_config("churn", "config/churn.yaml", {"status": "CONFIG_ACCEPTED"})
+    assert ledger.to_reconcile(RECONCILE_TOKENS) == [] and ledger.to_reconcile(RECONCILE_SLOTS) == []
+
+
+class _SageMaker:
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "not found"}}, "DescribeTrainingJob")
+
+
+def test_the_reconciler_closes_an_orphaned_token_from_the_index_without_scanning(ledger):
+    # Given a token whose job was never created, stored more than an hour ago
+    ledger.store_token("trainops-gone-train", "training", "tok", "run-1")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    # When the reconciler runs (its DynamoDB client refuses Scan)
+    outcome = reconcile(ledger=ledger, sfn=None, sagemaker=_SageMaker(), now=later)
+    # Then the token is closed and gone from the index
+    assert outcome["orphaned"] == ["trainops-gone-train"]
+    assert waiting_tokens(ledger) == []
