@@ -4,6 +4,9 @@
     trainops local run --project NAME --data PATH [--config FILE] [--json] [--workdir DIR]
     trainops local reset [--workdir DIR]      forget the local cloud's state (runs, models, data)
     trainops report RUN --out DIR [--stack NAME | --workdir DIR] [--json]   report.html with PNG charts
+    trainops runs list [--project P] | runs show RUN | runs logs RUN     (a deployed stack, or the local state)
+    trainops start PROJECT [--data URI]
+    trainops models list PROJECT | models approve|reject ARN --reason TEXT
     trainops config validate FILE [--strict] [--json]
     trainops config upload FILE [--stack NAME] [--region R] [--profile P] [--json]
 
@@ -22,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from trainops_local import ops_cli
 from trainops_local.report import command as report_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--json", action="store_true")
 
     report_command.add_parser(sub)
+    ops_cli.add_parsers(sub)
     config = sub.add_parser("config", help="project configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     validate = config_sub.add_parser("validate", help="validate a config and lint its tuning section")
@@ -82,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
         return report_command.run_command(args)
+    if args.command in ("runs", "start", "models"):
+        _quiet_local_logs()
+        return ops_cli.run_command(args)
     if args.command == "config" and args.config_command == "upload":
         return _config_upload(args)
     if args.command == "config":
         from trainops_local.config_cli import validate_command
 
         return validate_command(args.file, strict=args.strict, as_json=args.json)
-    logging.basicConfig(level=os.environ.get("TRAINOPS_LOG_LEVEL", "WARNING"))
-    # moto's interpreter logs every failed state at ERROR; the run summary reports failures itself
-    logging.getLogger("moto").setLevel(os.environ.get("TRAINOPS_MOTO_LOG_LEVEL", "CRITICAL"))
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs stay quiet locally
+    _quiet_local_logs()
     if args.local_command == "reset":
         return _local_reset(args)
     from trainops_local.cloud.persistence import StateError
@@ -103,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     except StateError as exc:  # another format, or in use: nothing was started
         _error(str(exc), as_json=args.json)
         return 2
+
+
+def _quiet_local_logs() -> None:
+    logging.basicConfig(level=os.environ.get("TRAINOPS_LOG_LEVEL", "WARNING"))
+    # moto's interpreter logs every failed state at ERROR; the run summary reports failures itself
+    logging.getLogger("moto").setLevel(os.environ.get("TRAINOPS_MOTO_LOG_LEVEL", "CRITICAL"))
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs stay quiet locally
 
 
 def _local_reset(args: argparse.Namespace) -> int:
@@ -285,12 +297,9 @@ class _View:
     def summary(self, s: Any) -> None:
         if self.quiet:
             return
-        from rich.table import Table
-
         ok = s.status == "SUCCEEDED"
-        table = Table(title=f"run of {s.project}: [{'green' if ok else 'red'}]{s.status}[/]", show_header=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
+        self.console.print(f"run of {s.project}: [{'green' if ok else 'red'}]{s.status}[/]")
+        table = _Rows()
         if s.inferred:
             for item in s.inferred:
                 table.add_row(f"inferred {item['field']}", f"{item['value']}  ({item['reason']})")
@@ -334,7 +343,25 @@ class _View:
         table.add_row(
             "elapsed", f"{s.elapsed_s:.1f}s ({s.job_seconds:.1f}s in jobs, {s.controller_overhead_s:.1f}s controller)"
         )
-        self.console.print(table)
+        table.print(self.console)
+
+
+class _Rows:
+    """The summary as "key  value" lines. An ARN or a path is never folded into pieces (rich's soft wrap: the
+    terminal may wrap a long line, but copying it gives the whole value); plain text when not a terminal."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, key: str, value: Any) -> None:
+        self.rows.append((key, str(value)))
+
+    def print(self, console: Any) -> None:
+        from rich.markup import escape
+
+        width = max((len(k) for k, _ in self.rows), default=0)
+        for key, value in self.rows:
+            console.print(f"[bold]{escape(key.ljust(width))}[/]  {escape(value)}", soft_wrap=True, highlight=False)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from trainops.ledger import Ledger, deserialize_item
-from trainops.naming import check_project_name, model_package_group_name
+from trainops.naming import check_project_name, job_name, model_package_group_name
 from trainops.registry import META_PREFIX, meta_value
 
 ClientFactory = Callable[[str], Any]
@@ -184,8 +184,12 @@ def run_logs(stack: Stack, run_id: str) -> list[dict[str, Any]]:
     if record is None:
         raise OpsError(f"no run {run_id!r}: `trainops runs list` shows the run ids")
     logs = stack.client("logs")
-    prefixes = {name for name in _job_names(record)}
-    prefixes.add(f"{record.get('project')}-{str(run_id).replace('T', '')}")  # every job of the run
+    prefixes = set(_job_names(record))
+    if record.get("project"):  # the split, and every training job of a tuning run
+        prefixes.add(job_name(str(record["project"]), run_id, "split"))
+        prefixes.add(job_name(str(record["project"]), run_id, "x")[:-2])
+    if record.get("tuning_job"):  # its training jobs are named <tuning job>-<number>-<id>
+        prefixes.add(str(record["tuning_job"]))
     lines: list[dict[str, Any]] = []
     for group in ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs"):
         for prefix in sorted(prefixes):
