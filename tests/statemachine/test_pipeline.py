@@ -157,6 +157,7 @@ def test_a_rejected_config_upload_is_recorded_and_reaches_the_alarmed_queue(trai
     app.cloud.wait_idle(30)
     # Then the rejection is on the project's history, with the field and the fix
     ledger = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb"))
+    # one record for the upload, however many times Lambda retried it
     (entry,) = [e for e in ledger.project_runs("rejected") if e.get("kind") == "config"]
     assert entry["status"] == "CONFIG_REJECTED" and entry["error"] == "ConfigInvalid"
     assert entry["field"] == "schedule" and "Fix:" in entry["cause"]

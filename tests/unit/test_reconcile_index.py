@@ -72,7 +72,9 @@ def test_runs_uploads_and_locks_are_never_in_the_index(ledger):
     ledger.record_request("churn", "run-1", "exec-1", {})
     ledger.put_pending("churn", "run-1", {})
     assert ledger.acquire_lock("churn", "run-1")
-    ledger.record_config("churn", "config/churn.yaml", {"status": "CONFIG_ACCEPTED"})
+    ledger.record_config(
+        "churn", "config/churn.yaml", {"status": "CONFIG_ACCEPTED"}, uploaded_at="2026-12-02T10:00:00Z", sequencer="1"
+    )
     assert ledger.to_reconcile(RECONCILE_TOKENS) == [] and ledger.to_reconcile(RECONCILE_SLOTS) == []
 
 

@@ -122,22 +122,26 @@ class Ledger:
         )
         return [deserialize_item(i) for i in resp.get("Items", [])]
 
-    def record_config(self, project: str, key: str, fields: dict[str, Any]) -> None:
+    def record_config(
+        self, project: str, key: str, fields: dict[str, Any], *, uploaded_at: str, sequencer: str
+    ) -> None:
         """A config upload's outcome (accepted, or rejected with its error), on the project's history beside
-        its runs (the ``by-project`` index), so that a rejected config is visible where runs are."""
-        at = now_iso()
-        version = str(fields.get("version_id") or "")
+        its runs (the ``by-project`` index), so that a rejected config is visible where runs are.
+
+        Keyed by the upload (its event time and S3 sequencer): Lambda's retries of one upload write one record,
+        and two uploads of one second sort by their sequencer, as S3 orders writes to a key."""
+        order = f"{uploaded_at}#{sequencer.rjust(32, '0')}"
         self._put(
             {
                 "pk": f"CONFIG#{project}",
-                "sk": f"{at}#{version}",
+                "sk": order,
                 "gsi1pk": f"PROJECT#{project}",
-                # the arrival in nanoseconds orders two uploads of one second (a rejected config and its fix)
-                "gsi1sk": f"{at}#config#{time.time_ns():020d}",
+                "gsi1sk": f"{uploaded_at}#config#{sequencer.rjust(32, '0')}",
                 "kind": "config",
                 "project": project,
                 "config_key": key,
-                "recorded_at": at,
+                "uploaded_at": uploaded_at,
+                "recorded_at": now_iso(),
                 **fields,
             }
         )

@@ -19,6 +19,10 @@ from trainops.types import PROJECT_NAME_RE
 def sync_schedule(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     obj = ((event.get("detail") or {}).get("object") or {}) if isinstance(event, dict) else {}
     key = str(obj.get("key") or "")
+    upload = {
+        "uploaded_at": str(event.get("time") or "") if isinstance(event, dict) else "",
+        "sequencer": str(obj.get("sequencer") or obj.get("version-id") or obj.get("etag") or ""),
+    }
     try:
         outcome = sync_from_config_event(event, settings=settings, s3=clients.s3, scheduler=clients.scheduler)
     except TrainopsError as exc:
@@ -34,12 +38,16 @@ def sync_schedule(event: dict[str, Any], *, settings: Settings, clients: Clients
                     "field": exc.field,
                     "version_id": obj.get("version-id"),
                 },
+                **upload,
             )
         raise
     if outcome.get("project"):
         fields = {k: outcome.get(k) for k in ("action", "schedule", "expression") if outcome.get(k)}
         ledger_for(settings, clients).record_config(
-            str(outcome["project"]), key, {"status": "CONFIG_ACCEPTED", "version_id": obj.get("version-id"), **fields}
+            str(outcome["project"]),
+            key,
+            {"status": "CONFIG_ACCEPTED", "version_id": obj.get("version-id"), **fields},
+            **upload,
         )
     return outcome
 
