@@ -531,10 +531,13 @@ def test_start_tuning_creates_the_job_and_adopts_it_on_retry() -> None:
     assert again["tuning_job_arn"] == first["tuning_job_arn"]
 
 
-def test_start_tuning_refuses_a_config_with_lint_errors() -> None:
+def test_a_config_with_lint_errors_is_refused_by_the_pipelines_one_gate() -> None:
+    # linted once per run, at NormalizeRequest (steps.common.lint_errors -> lint.raise_on_errors), not again here
+    from trainops.lint import raise_on_errors
+
     bad = config({"ranges": {"eta": {"type": "continuous", "min": 0, "max": 1, "scaling": "Logarithmic"}}})
     with pytest.raises(ConfigInvalid, match="TUNE-E008"):
-        start_tuning(plan_request(), bad, run_id=RUN, project="churn", sagemaker_client=FakeSageMaker())
+        raise_on_errors(bad)
 
 
 def _finished(sm: FakeSageMaker, counters: dict[str, int], best: dict[str, Any] | None) -> str:

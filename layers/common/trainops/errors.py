@@ -94,15 +94,3 @@ class RegistryBusy(TrainopsError):
 
 class CallbackError(TrainopsError):
     """A job state-change event could not be matched to a waiting run."""
-
-
-INPUT_ERRORS = (
-    InvalidEvent,
-    InvalidProjectName,
-    ConfigNotFound,
-    ConfigInvalid,
-    DatasetError,
-    AlgorithmNotSupported,
-    IncrementalTrainingNotSupported,
-    InvalidTrainingRequest,
-)

@@ -1077,8 +1077,3 @@ def raise_on_errors(config: ProjectConfig, *, stack: StackSecurity | None = None
         first = errors[0]
         summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)
         raise ConfigInvalid(f"the config has {len(errors)} error(s): {summary}", field=first.field, fix=first.fix)
-
-
-def has_errors(findings: list[Finding]) -> bool:
-    """True when any finding is an error (the pipeline refuses to launch)."""
-    return any(f.severity == "error" for f in findings)

@@ -16,7 +16,6 @@ from trainops.types import PROJECT_NAME_RE, TRAINING_JOB_NAME_RE
 # the fixed start of every training, processing and tuning job, and model package group, trainops creates
 RESOURCE_PREFIX = "trainops-"
 MAX_TRAINING_JOB_NAME = 63
-MAX_EXECUTION_NAME = 80
 
 
 def check_project_name(name: object, *, field: str = "project") -> str:

@@ -18,9 +18,7 @@ from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import job_name
 from trainops.security import StackSecurity, apply_to_training, check_images, job_security
 from trainops.support import incremental_refusal, spot_refusals
-from trainops.types import split_s3_uri
-
-MAX_TAGS = 50
+from trainops.types import MAX_TAGS, split_s3_uri
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Pure functions build the ``CreateHyperParameterTuningJob`` request from the trai
 built (``plan_training_request``, a full ``CreateTrainingJob`` request) and the ``tuning:`` section of the
 project config. The two adapters the handlers call take an injected SageMaker client:
 
-* :func:`start_tuning` lints the config, names the job, picks warm-start parents and creates the job
+* :func:`start_tuning` names the job, picks warm-start parents and creates the job
   (a retried create with the same deterministic name adopts the running job);
 * :func:`read_tuning_outcome` reads ``BestTrainingJob`` once the state-change event arrived, or raises
   :class:`~trainops.errors.NoModelProduced` with the reason when no training job completed.
@@ -14,7 +14,6 @@ Shipped in the Lambda layer: boto3, pydantic and the standard library only.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from trainops.errors import (
     InvalidTrainingRequest,
     NoModelProduced,
 )
-from trainops.naming import RESOURCE_PREFIX
+from trainops.naming import RESOURCE_PREFIX, digest
 from trainops.objective import Direction, direction_of, for_own_code
 from trainops.objective import configured as configured_objective
 from trainops.tuning_config import (
@@ -42,13 +41,12 @@ from trainops.tuning_config import (
     WarmStartConfig,
     WarmStartType,
 )
-from trainops.types import TAG_KEY_RE, TUNING_JOB_NAME_RE
+from trainops.types import MAX_TAGS, TAG_KEY_RE, TUNING_JOB_NAME_RE
 
 if TYPE_CHECKING:
     from trainops.config import ProjectConfig
-    from trainops.security import StackSecurity
 
-# --- AWS limits (docs/aws-facts.md; the service model wins where they differ) ---------------------
+# --- AWS limits (the SageMaker API reference; botocore's service model wins where they differ) -------
 MAX_TUNING_JOB_NAME = 32
 # what is left of a tuning job name for the project: 32 - len("trainops-") - len("-<8 hex>")
 MAX_TUNING_PROJECT_PART = MAX_TUNING_JOB_NAME - len(RESOURCE_PREFIX) - 9
@@ -60,7 +58,6 @@ MAX_WARM_START_PARENTS = 5
 MAX_TRAINING_JOBS = 750
 MAX_TRAINING_JOBS_RANDOM = 10_000
 MAX_PARALLEL_JOBS = 100
-MAX_TAGS = 50
 MAX_HYPERPARAMETER_VALUE = 2500
 TERMINAL_TUNING_STATUSES = frozenset({"Completed", "Stopped", "Failed"})
 TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
@@ -158,10 +155,6 @@ def resolve_objective(config: ProjectConfig, plan_hyperparameters: dict[str, str
 
 
 # --- names ------------------------------------------------------------------------------------------
-def _digest(*parts: str, length: int = 8) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:length]
-
-
 def project_job_prefix(project: str) -> str:
     """The part of every tuning job name of ``project`` before the run's digest: ``trainops-<project>``.
 
@@ -171,7 +164,7 @@ def project_job_prefix(project: str) -> str:
     """
     if len(project) <= MAX_TUNING_PROJECT_PART:
         return f"{RESOURCE_PREFIX}{project}"
-    return f"{RESOURCE_PREFIX}{project[:7].rstrip('-')}-{_digest(project, length=6)}"
+    return f"{RESOURCE_PREFIX}{project[:7].rstrip('-')}-{digest(project, length=6)}"
 
 
 def tuning_job_name(project: str, run_id: str) -> str:
@@ -180,7 +173,7 @@ def tuning_job_name(project: str, run_id: str) -> str:
     Deterministic so that a retried start finds (and adopts) the job the first attempt created. Its training
     jobs (``<tuning job>-<3 digits>-<8 hex>``, named by SageMaker) start with the same prefix.
     """
-    name = f"{project_job_prefix(project)}-{_digest(project, run_id)}"
+    name = f"{project_job_prefix(project)}-{digest(project, run_id)}"
     if len(name) > MAX_TUNING_JOB_NAME or not TUNING_JOB_NAME_RE.match(name):
         raise InvalidTrainingRequest(
             f"tuning job name {name!r} is not valid (<= 32 chars, letters, digits, hyphens)",
@@ -629,19 +622,6 @@ def _translate(exc: ClientError) -> Exception:
     return translate(exc, "SageMaker")
 
 
-def raise_on_lint_errors(config: ProjectConfig, stack: StackSecurity | None = None) -> None:
-    """Run the tuning linter; its errors stop the run (ConfigInvalid) with every finding and the first fix."""
-    if config.tuning is None:
-        return
-    from trainops.lint import lint_config  # lint imports this module
-
-    errors = [f for f in lint_config(config, stack=stack) if f.severity == "error"]
-    if errors:
-        first = errors[0]
-        summary = "; ".join(f"{f.id} {f.field}: {f.message} (fix: {f.fix})" for f in errors)
-        raise ConfigInvalid(f"tuning config has {len(errors)} error(s): {summary}", field=first.field, fix=first.fix)
-
-
 def start_tuning(
     plan_training_request: dict[str, Any],
     config: ProjectConfig,
@@ -650,7 +630,6 @@ def start_tuning(
     project: str,
     sagemaker_client: Any,
     objective: ResolvedObjective | None = None,
-    stack: StackSecurity | None = None,
 ) -> dict[str, Any]:
     """Create the run's hyperparameter tuning job and say which warm start it got and why.
 
@@ -659,7 +638,7 @@ def start_tuning(
     """
     if config.tuning is None:
         raise ConfigInvalid("the project config has no tuning section", field="tuning", fix="add a tuning: section")
-    raise_on_lint_errors(config, stack)
+    # the config was linted once, at NormalizeRequest (trainops.lint.raise_on_errors), before anything started
     name = tuning_job_name(project, run_id)
     request = build_tuning_request(
         plan_training_request,

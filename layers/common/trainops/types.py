@@ -30,6 +30,8 @@ def _check_s3_uri(value: str) -> str:
 
 S3Uri = Annotated[str, AfterValidator(_check_s3_uri), Field(max_length=1024)]
 
+# Tags on a training, processing or tuning job and on a model package (CreateTrainingJob's Tags: at most 50)
+MAX_TAGS = 50
 TAG_KEY_RE = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
 
 
@@ -39,7 +41,3 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     rest = uri[len("s3://") :]
     bucket, _, key = rest.partition("/")
     return bucket, key
-
-
-def s3_uri(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"

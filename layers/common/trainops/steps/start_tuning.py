@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from trainops import tuning
-from trainops.security import StackSecurity
 from trainops.settings import Settings
 from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
 
@@ -27,7 +26,6 @@ def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients)
         project=request.project,
         sagemaker_client=clients.sagemaker,
         objective=objective,
-        stack=StackSecurity.from_settings(settings),
     )
     ledger.update_run(request.run_id, {"tuning_job": name, "warm_start": json.dumps(started.get("warm_start"))})
     if started.get("adopted"):
