@@ -7,6 +7,7 @@ one of these classes means changing ``statemachines/*.asl.json`` in the same com
 from __future__ import annotations
 
 
+
 class TrainopsError(Exception):
     """Base class. ``field`` names the offending input; ``fix`` says what to do about it."""
 
@@ -94,3 +95,15 @@ class RegistryBusy(TrainopsError):
 
 class CallbackError(TrainopsError):
     """A job state-change event could not be matched to a waiting run."""
+
+
+class InternalError(TrainopsError):
+    """An invariant of trainops itself did not hold: a bug to report, never the user's input. (Shipped code has
+    no ``assert``: an AssertionError would reach Step Functions without a field or a fix.)"""
+
+
+def require[T](value: T | None, what: str) -> T:
+    """``value``, which trainops' own logic guarantees is set; InternalError naming ``what`` when it is not."""
+    if value is None:
+        raise InternalError(f"{what} is missing", fix="report this as a trainops bug, with the run id")
+    return value

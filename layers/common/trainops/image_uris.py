@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from trainops.errors import AlgorithmNotSupported
+from trainops.errors import AlgorithmNotSupported, require
 
 _FAMILY = re.compile(r"^ml[\._]([a-z\d\-]+)\.?\w*$")
 # Graviton families use other images (the SDK's inference_graviton scope), which the table leaves out.
@@ -148,8 +148,7 @@ def retrieve(
             f"{framework} {version}: the Python version must be one of {', '.join(available)}", about="python"
         )
     if "by_py" in entry:
-        assert py_version is not None
-        entry = entry["by_py"][py_version]
+        entry = entry["by_py"][require(py_version, "the Python version of a by-Python image entry")]
     account = next((a for a, regions in table()["registries"][entry["reg"]].items() if region in regions), None)
     if account is None:
         raise ImageNotFound(f"{framework} {version} images are not published in {region}", about="region")

@@ -19,7 +19,7 @@ from trainops.catalog import (
     spec_for,
 )
 from trainops.config import AlgorithmName, InputMode, ProblemType, ProjectConfig
-from trainops.errors import AlgorithmNotSupported, ConfigInvalid, DatasetError
+from trainops.errors import AlgorithmNotSupported, ConfigInvalid, DatasetError, require
 from trainops.inference import Sample, distinct_labels, infer_problem, read_sample, scope
 from trainops.models import Inference, RunRequest, TrainingPlan
 from trainops.objective import configured as configured_objective
@@ -289,8 +289,7 @@ def _own_code_images(config: ProjectConfig, region: str) -> tuple[str | None, st
             fix="upload the config with `trainops config upload` (it packs a local folder into the artifacts "
             "bucket), or give the S3 URI of a sourcedir.tar.gz",
         )
-    assert algo.framework is not None  # the config model requires it in script mode
-    key = FRAMEWORK_IMAGE_KEY[algo.framework]
+    key = FRAMEWORK_IMAGE_KEY[require(algo.framework, "algorithm.framework of a script")]  # the model requires it
     instance = config.resources.instance_type
     image = image_uri(key, region, algo.framework_version, instance_type=instance)
     version = image_version(key, algo.framework_version)
@@ -391,18 +390,19 @@ def _objective(
             fix=f"use one of {', '.join(sorted(m for m in spec.metrics if m.startswith('validation:')))}",
         )
     if direction is None:
-        direction = direction_of(metric, spec.metrics)
-        assert direction is not None  # every metric of a built-in algorithm's table has one
+        # every metric of a built-in algorithm's table has a direction
+        found: str = require(direction_of(metric, spec.metrics), f"the direction of {metric}")
         inferred.append(
-            Inference(field="problem.objective_direction", value=direction, reason=f"{metric} is a {direction} metric")
+            Inference(field="problem.objective_direction", value=found, reason=f"{metric} is a {found} metric")
         )
+        return metric, found
     return metric, direction
 
 
 def _image(config: ProjectConfig, spec: AlgorithmSpec, region: str) -> tuple[str | None, str | None]:
-    assert spec.image_key is not None  # built-in algorithms have one
-    image = image_uri(spec.image_key, region, config.algorithm.version, instance_type=config.resources.instance_type)
-    return image, image_version(spec.image_key, config.algorithm.version)
+    key = require(spec.image_key, f"the image of {spec.name.value}")  # built-in algorithms have one
+    image = image_uri(key, region, config.algorithm.version, instance_type=config.resources.instance_type)
+    return image, image_version(key, config.algorithm.version)
 
 
 def _hyperparameters(
@@ -415,8 +415,9 @@ def _hyperparameters(
     algo = config.algorithm
     user = {k: _hp_str(v) for k, v in algo.hyperparameters.items()}
     if algo.name == AlgorithmName.XGBOOST:
-        assert problem is not None  # built-in algorithms always have a problem type and an objective
-        assert objective is not None
+        # built-in algorithms always have a problem type and an objective
+        problem = require(problem, "the problem type")
+        objective = require(objective, "the objective metric")
         base = {"num_round": "100", "objective": XGB_OBJECTIVES[problem]}
         if objective.startswith(("validation:", "train:")):
             base["eval_metric"] = objective.split(":", 1)[1]
@@ -424,8 +425,8 @@ def _hyperparameters(
             base["num_class"] = str(num_classes)
         return {**base, **user}
     if algo.name == AlgorithmName.LINEAR_LEARNER:
-        assert problem is not None  # built-in algorithms always have a problem type and a sample
-        assert sample is not None
+        problem = require(problem, "the problem type")  # built-in algorithms always have one, and a sample
+        sample = require(sample, "the data sample")
         base = {"predictor_type": LL_PREDICTOR[problem], "epochs": "15", "mini_batch_size": "100"}
         if sample.columns:
             base["feature_dim"] = str(sample.columns - 1)

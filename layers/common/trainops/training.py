@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from trainops.aws import error_code, translate
 from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, InputMode, ProjectConfig
-from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest
+from trainops.errors import IncrementalTrainingNotSupported, InvalidTrainingRequest, require
 from trainops.models import RunRequest, SplitResult, TrainingPlan
 from trainops.naming import job_name
 from trainops.security import StackSecurity, apply_to_training, check_images, job_security
@@ -218,8 +218,7 @@ def _apply_incremental(
 
 
 def checkpoint_seed_key(base: BaseModel) -> str:
-    assert base.num_round is not None
-    return f"xgboost-checkpoint.{base.num_round - 1}"
+    return f"xgboost-checkpoint.{require(base.num_round, 'the base model num_round') - 1}"
 
 
 def seed_checkpoint(body: dict[str, Any], base: BaseModel, s3: Any) -> str | None:
@@ -238,9 +237,7 @@ def seed_checkpoint(body: dict[str, Any], base: BaseModel, s3: Any) -> str | Non
             raise IncrementalTrainingNotSupported(
                 f"{base.model_data_url} holds no xgboost-model file", field="incremental.enabled"
             )
-        extracted = tar.extractfile(member)
-        assert extracted is not None
-        model_bytes = extracted.read()
+        model_bytes = require(tar.extractfile(member), f"the xgboost-model file of {base.model_data_url}").read()
     dst_bucket, dst_prefix = split_s3_uri(checkpoint["S3Uri"])
     key = dst_prefix.rstrip("/") + "/" + checkpoint_seed_key(base)
     s3.put_object(Bucket=dst_bucket, Key=key, Body=model_bytes)

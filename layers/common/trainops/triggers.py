@@ -25,7 +25,7 @@ from trainops.config import (
     default_config,
     load_config_text,
 )
-from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent
+from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent, require
 from trainops.models import Dataset, RunRequest, Skip, Trigger
 from trainops.naming import check_project_name, digest, run_id_for
 from trainops.types import split_s3_uri
@@ -254,8 +254,7 @@ def latest_dataset(bucket: str, project: str, s3: Any) -> Dataset | None:
     if best is None:
         return None
     _, dataset, _ = classify_key(best[1])
-    assert dataset is not None
-    return _with_bucket(dataset, bucket, None)
+    return _with_bucket(require(dataset, f"the dataset of {best[1]}"), bucket, None)
 
 
 def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None = None) -> tuple[ProjectConfig, str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from trainops import callbacks, processing, training
 from trainops.config import ProjectConfig, parse_config
+from trainops.errors import require
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, TrainingPlan
 from trainops.security import StackSecurity
@@ -74,6 +75,5 @@ def answer_if_done(
 ) -> None:
     """An adopted job that already ended will send no further event: answer the new token now."""
     if created.get("adopted") and created.get(status_field) in callbacks.TERMINAL:
-        token = ledger.get_token(name)
-        assert token is not None
+        token = require(ledger.get_token(name), f"the task token stored for {name}")  # stored before the create
         callbacks.answer(kind, name, token, ledger=ledger, sfn=clients.sfn, sagemaker=clients.sagemaker)

@@ -6,6 +6,7 @@ from typing import Any
 
 from trainops import coalescing, telemetry
 from trainops.coalescing import FOLLOW_UP, Policy
+from trainops.errors import require
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, Skip
 from trainops.settings import Settings
@@ -24,7 +25,7 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     )
     if isinstance(result, Skip):
         return result.model_dump(mode="json")
-    assert config is not None
+    config = require(config, "the config of a run request")
     lint_errors(config, settings)
     ledger = ledger_for(settings, clients)
     if result.trigger.kind == "schedule":

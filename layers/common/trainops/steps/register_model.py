@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from trainops import callbacks, notifications, processing, registry, telemetry, training, tuning
+from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
 from trainops.steps.common import Clients, config_of, ledger_for
@@ -92,8 +93,7 @@ def job_result(training: dict[str, Any]) -> JobResult:
 def _split_sizes(request: RunRequest, plan: TrainingPlan, settings: Settings, clients: Clients) -> dict[str, Any]:
     if not plan.needs_split:
         return {}
-    report_uri = processing.split_outputs(request, settings.artifacts_bucket).report_uri
-    assert report_uri is not None
+    report_uri = require(processing.split_outputs(request, settings.artifacts_bucket).report_uri, "the split report")
     bucket, key = split_s3_uri(report_uri)
     try:
         doc = json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
