@@ -46,6 +46,9 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
             on several instances, a KMS key replacing the stack's, a VPC the stack does not have): trainops.security
   CONF-E011 an image (algorithm.image_uri / inference_image_uri) outside the trusted registries: the stack's
             TrustedImageRepositories and AWS's algorithm and framework registries (trainops.security)
+  CONF-E013 an instance type or count the algorithm or framework cannot use (no image for the instance family:
+            scikit-learn or XGBoost before 1.2-1 on GPUs, ...; scikit-learn on several instances), a GPU-only
+            XGBoost setting (tree_method gpu_hist, device cuda, ...) on a CPU instance: trainops.support
 Warnings about the rest of the config:
   CONF-W001 managed spot training (resources.spot) with script mode or a container: it resumes after an
             interruption only if the code reads what it wrote to /opt/ml/checkpoints
@@ -929,7 +932,7 @@ def _combinations(config: ProjectConfig) -> list[Finding]:
     refusal = incremental_refusal(config, version)
     if refusal is not None:
         refusals.append(refusal)
-    return [_conf_error("009", r.field, r.message, r.fix) for r in refusals]
+    return [Finding(id=r.rule, severity="error", field=r.field, message=r.message, fix=r.fix) for r in refusals]
 
 
 def _spot_advice(config: ProjectConfig) -> list[Finding]:

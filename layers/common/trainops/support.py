@@ -24,6 +24,7 @@ class Refusal:
     message: str
     field: str
     fix: str
+    rule: str = "CONF-E009"  # the linter's finding id
 
     def error(self) -> TrainopsError:
         return self.kind(self.message, field=self.field, fix=self.fix)
@@ -45,6 +46,7 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
     if algo.name == AlgorithmName.AUTO:
         out.extend(_auto_refusals(config))
     out.extend(spot_refusals(config))
+    out.extend(resource_refusals(config))
     distribution = config.resources.distribution
     if distribution != "none" and algo.name != AlgorithmName.SCRIPT:
         out.append(
@@ -163,3 +165,99 @@ def incremental_refusal(config: ProjectConfig, version: str | None) -> Refusal |
         field="incremental.enabled",
         fix="use xgboost or script mode, or set incremental.enabled: false",
     )
+
+
+# --- instances: GPU or CPU, one or several ------------------------------------------------------------------------
+# Which image versions have a GPU build is the vendored image table's (the SDK's): built-in XGBoost from 1.2-1 on,
+# Linear Learner always, scikit-learn never. Built-in XGBoost's GPU-only settings (XGBoost's own: gpu_hist/gpu_exact
+# before 2.0, device cuda since 2.0; SageMaker's Dask GPU training) need a GPU, and fail on a CPU instance only after
+# the instance has started.
+_XGBOOST_GPU_ONLY: dict[str, tuple[str, ...]] = {
+    "tree_method": ("gpu_hist", "gpu_exact"),
+    "device": ("cuda", "gpu"),  # and cuda:<ordinal>
+    "predictor": ("gpu_predictor",),
+    "updater": ("grow_gpu_hist", "grow_gpu"),
+    "use_dask_gpu_training": ("true",),
+}
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    """``ml.g*`` and ``ml.p*`` instance families have NVIDIA GPUs (the SDK's rule for GPU images)."""
+    from trainops.image_uris import family
+
+    return family(instance_type)[:1] in ("g", "p")
+
+
+def _gpu_only_value(name: str, value: object) -> bool:
+    text = str(value).strip().lower()
+    gpu_values = _XGBOOST_GPU_ONLY.get(name, ())
+    if name == "device":
+        return text.split(":")[0] in gpu_values
+    if name == "updater":
+        return any(part.strip() in gpu_values for part in text.split(","))
+    return text in gpu_values
+
+
+def resource_refusals(config: ProjectConfig) -> list[Refusal]:
+    """What an instance type or count cannot run (CONF-E013): an image without a build for the instance family
+    (scikit-learn has no GPU image, XGBoost none before 1.2-1; PyTorch 1.13+ and TensorFlow 2.12+ none for P2), a
+    GPU-only XGBoost setting on a CPU instance, several instances for scikit-learn."""
+    from trainops.catalog import FRAMEWORK_IMAGE_KEY, image_uri, image_version
+
+    algo = config.algorithm
+    resources = config.resources
+    instance = resources.instance_type
+    gpu = is_gpu_instance(instance)
+    out: list[Refusal] = []
+
+    def refuse(message: str, field: str, fix: str) -> None:
+        out.append(Refusal(AlgorithmNotSupported, message, field=field, fix=fix, rule="CONF-E013"))
+
+    key = None
+    if algo.name == AlgorithmName.SCRIPT and algo.framework is not None:
+        key = FRAMEWORK_IMAGE_KEY[algo.framework]
+        version = algo.framework_version
+    elif algo.name in (AlgorithmName.XGBOOST, AlgorithmName.LINEAR_LEARNER):
+        key = spec_for(algo.name).image_key
+        version = algo.version
+    if key is not None:
+        try:
+            image_uri(key, "us-east-1", version, instance_type=instance)
+        except AlgorithmNotSupported as exc:
+            if exc.field == "resources.instance_type":  # a wrong version is CONF-E002's
+                what = algo.framework if algo.name == AlgorithmName.SCRIPT else algo.name.value
+                refuse(
+                    f"{what} {image_version(key, version)} cannot train on {instance}: {exc.args[0]}",
+                    "resources.instance_type",
+                    "use a CPU instance type (ml.m5, ml.c5, ...)"
+                    if gpu and algo.framework == "sklearn"
+                    else f"choose an instance type the {what} image supports",
+                )
+    xgboost_builtin = algo.name == AlgorithmName.XGBOOST
+    if xgboost_builtin and not gpu:
+        tuned = config.tuning.ranges if config.tuning is not None else {}
+        for name in _XGBOOST_GPU_ONLY:
+            values: list[object] = []
+            field = f"algorithm.hyperparameters.{name}"
+            if name in algo.hyperparameters:
+                values = [algo.hyperparameters[name]]
+            elif name in tuned:
+                values, field = list(getattr(tuned[name], "values", [])), f"tuning.ranges.{name}"
+            gpu_values = [v for v in values if _gpu_only_value(name, v)]
+            if gpu_values:
+                refuse(
+                    f"XGBoost {name}={gpu_values[0]} needs a GPU, but resources.instance_type {instance} has none: "
+                    f"the job would fail on the instance",
+                    field,
+                    "use a GPU instance type (ml.g5, ml.g4dn, ml.p3, ...) in resources.instance_type, or the CPU "
+                    "setting (tree_method: hist, device: cpu)",
+                )
+    if algo.name == AlgorithmName.SCRIPT and algo.framework == "sklearn" and resources.instance_count > 1:
+        refuse(
+            f"scikit-learn trains on one instance (the SageMaker scikit-learn container does not distribute "
+            f"training); resources.instance_count is {resources.instance_count}",
+            "resources.instance_count",
+            "set instance_count: 1 (a larger instance type gives scikit-learn more cores), or use xgboost, "
+            "linear-learner or pytorch/tensorflow for training on several instances",
+        )
+    return out
