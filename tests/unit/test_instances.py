@@ -108,3 +108,46 @@ def test_script_mode_takes_the_gpu_image_on_gpu_instance_families(
     plan = plan_training(run_request(config), config, region="us-east-1", s3=None)
     assert plan.image is not None
     assert ("-gpu-" in plan.image) is gpu and ("-cpu-" in plan.image) is not gpu
+
+
+PYTORCH = {**SCRIPT, "framework": "pytorch", "framework_version": "2.5.1"}
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ({"distribution": "torch_distributed", "instance_type": "ml.g5.12xlarge", "instance_count": 2},
+         {"sagemaker_torch_distributed_enabled": "true", "sagemaker_instance_type": '"ml.g5.12xlarge"'}),
+        ({"distribution": "model_parallel", "instance_type": "ml.p4d.24xlarge", "instance_count": 2,
+          "model_parallel": {"hybrid_shard_degree": 16, "tensor_parallel_degree": 2}},
+         {"mp_parameters": '{"hybrid_shard_degree": 16, "tensor_parallel_degree": 2}',
+          "sagemaker_distributed_dataparallel_enabled": "false", "sagemaker_instance_type": '"ml.p4d.24xlarge"',
+          "sagemaker_torch_distributed_enabled": "true"}),
+    ],
+)  # fmt: skip
+def test_distribution_is_encoded_as_the_sdk_encodes_it(resources: dict[str, Any], expected: dict[str, str]) -> None:
+    # Given a PyTorch script with a distribution the SDK supports
+    config = parse_config({"project": "demo", "algorithm": PYTORCH, "resources": resources})
+    assert [f for f in lint_config(config) if f.severity == "error" and f.field.startswith("resources")] == []
+    # When SelectAlgorithm plans it; Then the hyperparameters are the SDK's, from the project's settings
+    plan = plan_training(run_request(config), config, region="us-east-1", s3=None)
+    assert {k: v for k, v in plan.hyperparameters.items() if k in expected} == expected
+    assert "sagemaker_mpi_enabled" not in plan.hyperparameters
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "resources", "field"),
+    [
+        (PYTORCH, {"distribution": "torch_distributed", "instance_type": "ml.c5.xlarge"}, "resources.instance_type"),
+        ({**PYTORCH, "framework_version": "2.2.0"}, {"distribution": "data_parallel", "instance_type": "ml.g5.xlarge"},
+         "resources.instance_type"),
+        (PYTORCH, {"distribution": "data_parallel", "instance_type": "ml.p4d.24xlarge"}, "algorithm.framework_version"),
+        (PYTORCH, {"distribution": "model_parallel", "instance_type": "ml.g5.48xlarge"}, "resources.instance_type"),
+        (PYTORCH, {"distribution": "model_parallel", "instance_type": "ml.p5.48xlarge",
+                   "model_parallel": {"hybrid_shard_degree": 16}}, "resources.model_parallel.hybrid_shard_degree"),
+        (PYTORCH, {"model_parallel": {"tensor_parallel_degree": 2}}, "resources.model_parallel"),
+        ({**SCRIPT, "framework": "sklearn"}, {"distribution": "torch_distributed"}, "algorithm.framework"),
+    ],
+)  # fmt: skip
+def test_distribution_only_where_supported(algorithm: dict[str, Any], resources: dict[str, Any], field: str) -> None:
+    assert field in [f for f, _ in errors({"algorithm": algorithm, "resources": resources}, "CONF-E009")]

@@ -201,12 +201,35 @@ class DataConfig(_Strict):
         return "None" if value is None else value
 
 
+class ModelParallelConfig(_Strict):
+    """The SageMaker model parallelism library v2 (SMP v2) parameters, passed to the job as ``mp_parameters``."""
+
+    hybrid_shard_degree: int | None = Field(default=None, ge=0, description="Sharded data parallel degree (0..GPUs).")
+    sm_activation_offloading: bool | None = None
+    activation_loading_horizon: int | None = Field(default=None, ge=1)
+    fsdp_cache_flush_warnings: bool | None = None
+    allow_empty_shards: bool | None = None
+    tensor_parallel_degree: int | None = Field(default=None, ge=1)
+    context_parallel_degree: int | None = Field(default=None, ge=1)
+    expert_parallel_degree: int | None = Field(default=None, ge=1)
+    random_seed: int | None = None
+
+
 class ResourcesConfig(_Strict):
     instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.m5.large"
     instance_count: int = Field(default=1, ge=1, le=100)
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=1, le=28 * 86400)
-    distribution: Literal["none", "data_parallel", "model_parallel"] = "none"
+    distribution: Literal["none", "torch_distributed", "data_parallel", "model_parallel"] = Field(
+        default="none",
+        description="Script mode, as the SageMaker Python SDK's `distribution`: torch_distributed (torchrun, PyTorch "
+        "on GPU instances), data_parallel (the SageMaker data parallelism library, SMDDP, on ml.p4d/p4de/p5), "
+        "model_parallel (the SageMaker model parallelism library v2 with torchrun, on ml.p4d/p4de/p5, configured "
+        "by resources.model_parallel).",
+    )
+    model_parallel: ModelParallelConfig | None = Field(
+        default=None, description="With distribution: model_parallel: the SMP v2 parameters (mp_parameters)."
+    )
     spot: bool = Field(
         default=False,
         description="Managed spot training (EnableManagedSpotTraining): cheaper, interruptible capacity. Every job "
@@ -321,6 +344,8 @@ class ProjectConfig(_Strict):
         data = self.model_dump(mode="json")
         if not self.security.model_dump(exclude_none=True):
             del data["security"]  # a config without security settings keeps the hash it had before the section existed
+        if self.resources.model_parallel is None:
+            del data["resources"]["model_parallel"]  # likewise for configs without model parallel settings
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

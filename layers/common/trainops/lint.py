@@ -70,7 +70,7 @@ from trainops.errors import ConfigInvalid
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of, for_own_code
 from trainops.security import StackSecurity, image_refusals, security_refusals
-from trainops.support import incremental_refusal, unsupported
+from trainops.support import distribution_hyperparameters, incremental_refusal, unsupported
 from trainops.tuning import (
     MAX_CATEGORICAL_VALUES,
     MAX_HYPERPARAMETER_VALUE,
@@ -727,11 +727,7 @@ def added_hyperparameters(config: ProjectConfig) -> set[str]:
         return base | ({"num_classes"} if multiclass else set())
     if algo.name == AlgorithmName.SCRIPT:
         names = {"sagemaker_program", "sagemaker_submit_directory", "sagemaker_container_log_level"}
-        if config.resources.distribution == "data_parallel":
-            names |= {"sagemaker_distributed_dataparallel_enabled", "sagemaker_instance_type"}
-        elif config.resources.distribution == "model_parallel":
-            names |= {"sagemaker_mpi_enabled", "mp_parameters"}
-        return names
+        return names | set(distribution_hyperparameters(config))
     return set()
 
 

@@ -25,7 +25,7 @@ from trainops.models import Inference, RunRequest, TrainingPlan
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of
 from trainops.objective import for_own_code as objective_for_own_code
-from trainops.support import unsupported
+from trainops.support import distribution_hyperparameters, unsupported
 
 XGB_OBJECTIVES = {
     ProblemType.BINARY: "binary:logistic",
@@ -443,12 +443,7 @@ def _hyperparameters(
                 "sagemaker_container_log_level": "20",
             }
         )
-        if config.resources.distribution == "data_parallel":
-            encoded["sagemaker_distributed_dataparallel_enabled"] = "true"
-            encoded["sagemaker_instance_type"] = json.dumps(config.resources.instance_type)
-        elif config.resources.distribution == "model_parallel":
-            encoded["sagemaker_mpi_enabled"] = "true"
-            encoded["mp_parameters"] = json.dumps({"partitions": 2})
+        encoded.update(distribution_hyperparameters(config))
         return encoded
     return user
 

@@ -7,13 +7,12 @@ later (planning and training raise ``refusal.error()``, a defence behind the lin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, ProjectConfig
 from trainops.errors import AlgorithmNotSupported, ConfigInvalid, IncrementalTrainingNotSupported, TrainopsError
-
-DISTRIBUTED_FRAMEWORKS = ("pytorch", "tensorflow")
 
 
 @dataclass(frozen=True)
@@ -47,26 +46,7 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
         out.extend(_auto_refusals(config))
     out.extend(spot_refusals(config))
     out.extend(resource_refusals(config))
-    distribution = config.resources.distribution
-    if distribution != "none" and algo.name != AlgorithmName.SCRIPT:
-        out.append(
-            Refusal(
-                AlgorithmNotSupported,
-                f"resources.distribution {distribution} needs script mode (the SageMaker distributed libraries "
-                f"run inside the PyTorch/TensorFlow framework containers)",
-                field="resources.distribution",
-                fix="use algorithm.name: script with framework pytorch or tensorflow, or set distribution: none",
-            )
-        )
-    elif distribution != "none" and algo.framework not in DISTRIBUTED_FRAMEWORKS:
-        out.append(
-            Refusal(
-                AlgorithmNotSupported,
-                f"resources.distribution {distribution} is not available for framework {algo.framework}",
-                field="algorithm.framework",
-                fix="use framework pytorch or tensorflow for data or model parallel training",
-            )
-        )
+    out.extend(distribution_refusals(config))
     return out
 
 
@@ -261,3 +241,155 @@ def resource_refusals(config: ProjectConfig) -> list[Refusal]:
             "linear-learner or pytorch/tensorflow for training on several instances",
         )
     return out
+
+
+# --- distributed training, as the SageMaker Python SDK configures it (sagemaker.fw_utils, PyTorch estimator) ------
+# torch_distributed (torchrun): GPU instances (and Trainium, whose images trainops' table leaves out), these PyTorch
+# versions (TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS).
+TORCH_DISTRIBUTED_VERSIONS = (
+    "1.13.1", "2.0.0", "2.0.1", "2.1.0", "2.1.2", "2.2.0", "2.3.0", "2.3.1", "2.4.1", "2.5.1", "2.6.0", "2.7.1",
+    "2.8.0",
+)  # fmt: skip
+# The SageMaker data parallelism library (SMDDP): in the framework containers of these versions
+# (SM_DATAPARALLEL_SUPPORTED_FRAMEWORK_VERSIONS; TensorFlow support ended with 2.11) on these instance types.
+SMDDP_VERSIONS = {
+    "pytorch": ("1.10.2", "1.11.0", "1.12.0", "1.12.1", "1.13.1", "2.0.0", "2.0.1", "2.1.0", "2.1.2", "2.2.0"),
+    "tensorflow": ("2.6.3", "2.7.1", "2.8.0", "2.9.1", "2.9.2", "2.10.1", "2.11.0"),
+}
+SMDDP_INSTANCES = ("ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge")
+# SMP v2: PyTorch 2.0.1 and later with torchrun, on these instance types (8 GPUs each).
+SMP_V2_INSTANCES = ("ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge")
+SMP_V2_FROM = (2, 0, 1)
+GPUS_PER_SMP_INSTANCE = 8
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split(".") if x.isdigit())
+
+
+def distribution_refusals(config: ProjectConfig) -> list[Refusal]:
+    """Where ``resources.distribution`` cannot run (CONF-E009): its framework, version and instance type."""
+    from trainops.catalog import image_version
+
+    algo = config.algorithm
+    resources = config.resources
+    distribution = resources.distribution
+    out: list[Refusal] = []
+
+    def refuse(message: str, field: str, fix: str) -> None:
+        out.append(Refusal(AlgorithmNotSupported, message, field=field, fix=fix))
+
+    if resources.model_parallel is not None and distribution != "model_parallel":
+        refuse(
+            "resources.model_parallel configures the SageMaker model parallelism library, which runs only with "
+            "distribution: model_parallel",
+            "resources.model_parallel",
+            "set resources.distribution: model_parallel, or remove model_parallel",
+        )
+    if distribution == "none":
+        return out
+    if algo.name != AlgorithmName.SCRIPT:
+        refuse(
+            f"resources.distribution {distribution} needs script mode (the SageMaker distributed libraries run "
+            f"inside the PyTorch/TensorFlow framework containers)",
+            "resources.distribution",
+            "use algorithm.name: script with framework pytorch, or set distribution: none",
+        )
+        return out
+    frameworks = ("pytorch", "tensorflow") if distribution == "data_parallel" else ("pytorch",)
+    if algo.framework not in frameworks:
+        refuse(
+            f"resources.distribution {distribution} is not available for framework {algo.framework}",
+            "algorithm.framework",
+            f"use framework {' or '.join(frameworks)} for distribution {distribution}",
+        )
+        return out
+    framework = algo.framework or ""  # one of `frameworks` here
+    version = image_version(framework, algo.framework_version)
+    instance = resources.instance_type
+    if distribution == "torch_distributed":
+        if not is_gpu_instance(instance):
+            refuse(
+                f"torch_distributed (torchrun) runs on GPU instances; {instance} has no GPU",
+                "resources.instance_type",
+                "use a GPU instance type (ml.g5, ml.p4d, ...), or distribution: none (a script can still start "
+                "torch.distributed itself on CPU instances)",
+            )
+        if version not in TORCH_DISTRIBUTED_VERSIONS:
+            refuse(
+                f"torch_distributed is not available for PyTorch {version}",
+                "algorithm.framework_version",
+                f"use one of {', '.join(TORCH_DISTRIBUTED_VERSIONS)}",
+            )
+    elif distribution == "data_parallel":
+        if instance not in SMDDP_INSTANCES:
+            refuse(
+                f"the SageMaker data parallelism library runs on {', '.join(SMDDP_INSTANCES)}, not {instance}",
+                "resources.instance_type",
+                f"use one of {', '.join(SMDDP_INSTANCES)}, or distribution: torch_distributed",
+            )
+        supported = SMDDP_VERSIONS[framework]
+        if version not in supported:
+            refuse(
+                f"the SageMaker data parallelism library is not in the {framework} {version} container",
+                "algorithm.framework_version",
+                f"use one of {', '.join(supported)}, or distribution: torch_distributed",
+            )
+    else:  # model_parallel: SMP v2
+        if instance not in SMP_V2_INSTANCES:
+            refuse(
+                f"the SageMaker model parallelism library v2 runs on {', '.join(SMP_V2_INSTANCES)}, not {instance}",
+                "resources.instance_type",
+                f"use one of {', '.join(SMP_V2_INSTANCES)}",
+            )
+        if _numbers(version) < SMP_V2_FROM:
+            refuse(
+                f"the SageMaker model parallelism library v2 needs PyTorch 2.0.1 or later, not {version}",
+                "algorithm.framework_version",
+                "use PyTorch 2.0.1 or later",
+            )
+        params = resources.model_parallel
+        world = resources.instance_count * GPUS_PER_SMP_INSTANCE
+        if params is not None and (params.hybrid_shard_degree or 0) > world:
+            refuse(
+                f"hybrid_shard_degree {params.hybrid_shard_degree} is over the job's {world} GPUs "
+                f"({resources.instance_count} x {GPUS_PER_SMP_INSTANCE})",
+                "resources.model_parallel.hybrid_shard_degree",
+                f"use 0..{world} (0: SMP chooses), or more instances",
+            )
+        if params is not None and params.tensor_parallel_degree and world % params.tensor_parallel_degree:
+            refuse(
+                f"tensor_parallel_degree {params.tensor_parallel_degree} does not divide the job's {world} GPUs",
+                "resources.model_parallel.tensor_parallel_degree",
+                f"use a divisor of {world}",
+            )
+    return out
+
+
+def distribution_hyperparameters(config: ProjectConfig) -> dict[str, str]:
+    """The hyperparameters the SageMaker Python SDK's PyTorch/TensorFlow estimator adds for ``distribution`` (JSON
+    encoded, as ``_json_encode_hyperparameters`` does); the framework container's toolkit chooses its launcher from
+    them (torchrun for ``sagemaker_torch_distributed_enabled``, smddprun/mpirun for SMDDP)."""
+    resources = config.resources
+    if config.algorithm.name != AlgorithmName.SCRIPT or resources.distribution == "none":
+        return {}
+    instance = json.dumps(resources.instance_type)
+    if resources.distribution == "torch_distributed":
+        # distribution={"torch_distributed": {"enabled": True}}
+        return {"sagemaker_torch_distributed_enabled": "true", "sagemaker_instance_type": instance}
+    if resources.distribution == "data_parallel":
+        # distribution={"smdistributed": {"dataparallel": {"enabled": True}}}
+        return {
+            "sagemaker_distributed_dataparallel_enabled": "true",
+            "sagemaker_instance_type": instance,
+            "sagemaker_distributed_dataparallel_custom_mpi_options": json.dumps(""),
+        }
+    # SMP v2: distribution={"torch_distributed": {"enabled": True},
+    #                       "smdistributed": {"modelparallel": {"enabled": True, "parameters": {...}}}}
+    params = resources.model_parallel.model_dump(exclude_none=True) if resources.model_parallel else {}
+    return {
+        "mp_parameters": json.dumps(params),
+        "sagemaker_distributed_dataparallel_enabled": "false",
+        "sagemaker_instance_type": instance,
+        "sagemaker_torch_distributed_enabled": "true",
+    }
