@@ -453,3 +453,51 @@ def test_retry_waits_are_real_sleeps_of_at_least_one_second() -> None:
         IntervalSecondsDecl(0)
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert retrier_decl.time.__name__ == "time"
+
+
+def test_s3_is_not_enforced_for_assumed_role_credentials_by_default(plain_moto: None) -> None:
+    """Justifies ``trainops_local.cloud.iam_enforcement``: without its switch moto lets a role's session read
+    what its policies deny, so a job's role would prove nothing locally."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="pin-iam")
+    s3.put_object(Bucket="pin-iam", Key="data/other/x", Body=b"x")
+    creds = boto3.client("sts").assume_role(RoleArn=role_arn(), RoleSessionName="pin")["Credentials"]
+    session = boto3.client(
+        "s3",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    assert session.get_object(Bucket="pin-iam", Key="data/other/x")["Body"].read() == b"x"
+
+
+def test_iam_evaluation_ignores_conditions_of_permission_policies(plain_moto: None) -> None:
+    """What ``iam_enforcement`` cannot enforce: an ``s3:prefix`` condition on ListBucket is not evaluated, so a
+    job may list (never read) another project's keys locally (docs/security.md)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"StringLike": {"s3:prefix": ["data/alpha/*"]}},
+            }
+        ],
+    }
+    result = IAMPolicy(json.dumps(policy)).is_action_permitted("s3:ListBucket", "arn:aws:s3:::b")
+    assert result == PermissionResult.PERMITTED
+
+
+def test_s3_authorization_goes_through_one_mixin_method() -> None:
+    """``iam_enforcement`` replaces ``ActionAuthenticatorMixin._authenticate_and_authorize_s3_action``; moto's S3
+    responses must keep calling it (with the bucket and key) for the job's requests to be judged."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.responses import S3Response
+
+    assert issubclass(S3Response, ActionAuthenticatorMixin)
+    source = inspect.getsource(S3Response)
+    assert source.count("self._authenticate_and_authorize_s3_action(") >= 8
+    assert "key_name=" in source

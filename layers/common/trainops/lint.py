@@ -46,6 +46,8 @@ The rest of the config (every config, tuned or not; the pipeline refuses the sam
             on several instances, a KMS key replacing the stack's, a VPC the stack does not have): trainops.security
   CONF-E011 an image (algorithm.image_uri / inference_image_uri) outside the trusted registries: the stack's
             TrustedImageRepositories and AWS's algorithm and framework registries (trainops.security)
+  CONF-E012 another project's resources: algorithm.source_dir outside code/<project>/, a warm-start parent that
+            is not one of the project's tuning jobs (trainops.project_roles: its jobs' role would deny them)
   CONF-E013 an instance type or count the algorithm or framework cannot use (no image for the instance family:
             scikit-learn or XGBoost before 1.2-1 on GPUs, ...; scikit-learn on several instances), a GPU-only
             XGBoost setting (tree_method gpu_hist, device cuda, ...) on a CPU instance: trainops.support
@@ -69,6 +71,7 @@ from trainops.config import AlgorithmName, ProblemType, ProjectConfig
 from trainops.errors import ConfigInvalid
 from trainops.objective import configured as configured_objective
 from trainops.objective import direction_of, for_own_code
+from trainops.project_roles import cross_project_refusals
 from trainops.security import StackSecurity, image_refusals, security_refusals
 from trainops.support import distribution_hyperparameters, incremental_refusal, unsupported
 from trainops.tuning import (
@@ -1021,6 +1024,7 @@ def _security(config: ProjectConfig, stack: StackSecurity) -> list[Finding]:
     return [
         *(_conf_error("010", r.field, r.message, r.fix) for r in security_refusals(config, stack)),
         *(_conf_error("011", r.field, r.message, r.fix) for r in image_refusals(config, stack)),
+        *(_conf_error("012", r.field, r.message, r.fix) for r in cross_project_refusals(config)),
     ]
 
 

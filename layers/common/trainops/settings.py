@@ -36,6 +36,10 @@ class Settings:
     trusted_image_repositories: str | None = None
     # template parameter StudioDomainId: events link a model package to its group in that Studio domain
     studio_domain_id: str | None = None
+    # isolation between projects (trainops.project_roles): the boundary of every project's job role, and the
+    # stack's managed policies attached to it (images, logs, metrics; the stack's key and VPC when given)
+    jobs_permissions_boundary_arn: str | None = None
+    jobs_policy_arns: str | None = None
 
 
 ENV = {
@@ -53,6 +57,8 @@ ENV = {
     "require_network_isolation": "REQUIRE_NETWORK_ISOLATION",
     "trusted_image_repositories": "TRUSTED_IMAGE_REPOSITORIES",
     "studio_domain_id": "STUDIO_DOMAIN_ID",
+    "jobs_permissions_boundary_arn": "JOBS_PERMISSIONS_BOUNDARY_ARN",
+    "jobs_policy_arns": "JOBS_POLICY_ARNS",
 }
 
 

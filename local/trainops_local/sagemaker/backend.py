@@ -229,6 +229,9 @@ class LocalSageMaker:
         self.account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
         self._client_factory = client_factory
         self._clients: dict[tuple[int, str], Any] = {}
+        # request -> the S3 client a job reads and writes with; None: the workers' own. The local cloud sets it to
+        # one with the credentials of the job's RoleArn (trainops_local.cloud.iam_enforcement).
+        self.job_s3_factory: Callable[[dict[str, Any]], Any] | None = None
         self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-sagemaker")
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sagemaker-events")
         self._lock = threading.Lock()
@@ -244,6 +247,10 @@ class LocalSageMaker:
             factory = self._client_factory or (lambda s: boto3.client(s, region_name=self.region))
             self._clients[key] = factory(service)
         return self._clients[key]
+
+    def job_s3(self, request: dict[str, Any]) -> Any:
+        """The S3 client of one job: its execution role's when a factory is installed."""
+        return self.job_s3_factory(request) if self.job_s3_factory is not None else self.client("s3")
 
     def _emit(self, detail_type: str, describe: dict[str, Any], arn: str) -> None:
         """Queue a state-change event (snapshot taken now; delivered in order by one thread)."""
@@ -338,7 +345,7 @@ class LocalSageMaker:
         try:
             outcome = run_training_job(
                 request,
-                s3=self.client("s3"),
+                s3=self.job_s3(request),
                 workdir=workdir,
                 on_status=status,
                 on_metric=metric,
@@ -413,7 +420,7 @@ class LocalSageMaker:
         try:
             outcome = run_processing_job(
                 request,
-                s3=self.client("s3"),
+                s3=self.job_s3(request),
                 workdir=self.root / "processing" / f"{handle.name}-{uuid.uuid4().hex[:8]}",
                 on_status=status,
                 should_stop=handle.stop_event.is_set,

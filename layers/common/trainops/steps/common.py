@@ -25,6 +25,7 @@ class Clients:
     sfn: Any = None
     scheduler: Any = None
     events: Any = None
+    iam: Any = None
 
 
 def ledger_for(settings: Settings, clients: Clients) -> Ledger:

@@ -6,6 +6,7 @@ from typing import Any
 
 from trainops import processing
 from trainops.models import RunRequest, TrainingPlan
+from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
 from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
@@ -21,7 +22,7 @@ def split_dataset(event: dict[str, Any], *, settings: Settings, clients: Clients
         config,
         plan,
         code_uri=code_uri,
-        role_arn=settings.sagemaker_role_arn,
+        role_arn=project_role_arn(settings, request.project),
         artifacts_bucket=settings.artifacts_bucket,
         region=settings.region,
         stack=StackSecurity.from_settings(settings),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainops.errors import TrainopsError
+from trainops.project_roles import ensure_project_role
 from trainops.schedules import sync_from_config_event
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
@@ -42,7 +43,10 @@ def sync_schedule(event: dict[str, Any], *, settings: Settings, clients: Clients
             )
         raise
     if outcome.get("project"):
-        fields = {k: outcome.get(k) for k in ("action", "schedule", "expression") if outcome.get(k)}
+        # the project's job role follows its accepted config (isolation between projects, trainops.project_roles);
+        # a failure here fails the invocation, so Lambda retries it and then the RejectedConfigsQueue holds it
+        outcome.update(ensure_project_role(str(outcome["project"]), settings=settings, iam=clients.iam))
+        fields = {k: outcome.get(k) for k in ("action", "schedule", "expression", "role") if outcome.get(k)}
         ledger_for(settings, clients).record_config(
             str(outcome["project"]),
             key,
