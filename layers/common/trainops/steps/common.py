@@ -10,6 +10,7 @@ from trainops.config import ProjectConfig, parse_config
 from trainops.errors import require
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, TrainingPlan
+from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
 from trainops.training import BaseModel
@@ -56,7 +57,7 @@ def training_request(
         config,
         plan,
         channels=channels,
-        role_arn=settings.sagemaker_role_arn,
+        role_arn=project_role_arn(settings, request.project),
         artifacts_bucket=settings.artifacts_bucket,
         base_model=base_model,
         stack=StackSecurity.from_settings(settings),
