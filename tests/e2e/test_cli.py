@@ -189,7 +189,7 @@ def test_a_data_directory_of_empty_files_exits_2_before_anything_starts(tmp_path
             b"project: demo\nalgorithm:\n  hyperparameters: {" + b", ".join(b"h%d: 1" % i for i in range(101)) + b"}\n",
             "SageMaker allows 100",
         ),
-        (b"project: demo\nalgorithm: {name: autopilot}\n", "Autopilot runs are not part of the training pipeline"),
+        (b"project: demo\nalgorithm: {name: autopilot}\n", "Autopilot reads CSV with a header row"),
         (
             b"project: demo\ntuning:\n  early_stopping: On\n  ranges: {eta: {type: continuous, min: 0.1, max: 0.3}}\n",
             "YAML reads an unquoted On",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,20 +227,34 @@ def test_processing_job_through_the_api(sm: Any, s3: Any, events_queue: Any) -> 
     ]
 
 
-def test_autopilot_is_refused(sm: Any) -> None:
-    with pytest.raises(ClientError, match="Autopilot is not available locally"):
-        sm.create_auto_ml_job_v2(
-            AutoMLJobName="auto",
-            AutoMLJobInputDataConfig=[
-                {
-                    "ChannelType": "training",
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/d"}},
-                }
-            ],
-            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/a"},
-            AutoMLProblemTypeConfig={"TabularJobConfig": {"TargetAttributeName": "y"}},
-            RoleArn="arn:aws:iam::123456789012:role/sm",
-        )
+def test_autopilot_without_a_header_csv_fails_with_its_reason(sm: Any) -> None:
+    # Given no data under the job's input prefix, When the local emulation (automl.py) runs the job
+    sm.create_auto_ml_job_v2(
+        AutoMLJobName="auto",
+        AutoMLJobInputDataConfig=[
+            {
+                "ChannelType": "training",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/d"}},
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/a"},
+        AutoMLProblemTypeConfig={
+            "TabularJobConfig": {
+                "TargetAttributeName": "y",
+                "ProblemType": "Regression",
+                "CompletionCriteria": {"MaxCandidates": 1},
+            }
+        },
+        RoleArn="arn:aws:iam::123456789012:role/sm",
+    )
+    # Then it ends Failed, with the reason DescribeAutoMLJobV2 gives
+    deadline = time.monotonic() + 30
+    desc = sm.describe_auto_ml_job_v2(AutoMLJobName="auto")
+    while desc["AutoMLJobStatus"] == "InProgress" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        desc = sm.describe_auto_ml_job_v2(AutoMLJobName="auto")
+    assert desc["AutoMLJobStatus"] == "Failed"
+    assert "no data under" in desc["FailureReason"]
 
 
 def test_uninstall_stops_running_jobs_and_leaves_no_threads(s3: Any, dataset: None, tmp_path: Path) -> None:

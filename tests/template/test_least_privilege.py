@@ -32,6 +32,7 @@ LEADING_KEYS = {
     "SplitDatasetFunction": {"table": {"JOB#*", "RUN#*"}},
     "StartTrainingFunction": {"table": {"JOB#*", "RUN#*"}},
     "StartTuningFunction": {"table": {"JOB#*", "RUN#*"}},
+    "StartAutoMLFunction": {"table": {"RUN#*"}},
     "HandleJobEventFunction": {"table": {"JOB#*", "RUN#*"}},
     "ReconcileJobsFunction": {
         "table": {"JOB#*", "RUN#*", "SLOT#*", "PENDING#*", "REQUESTS#*"},

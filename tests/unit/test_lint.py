@@ -408,7 +408,14 @@ def test_num_round_that_cannot_finish_within_max_runtime_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"algorithm": {"name": "autopilot"}}, "algorithm.name"),
+        (
+            {
+                "algorithm": {"name": "autopilot"},
+                "data": {"header": True},
+                "resources": {"distribution": "data_parallel"},
+            },
+            "resources.distribution",
+        ),
         ({"resources": {"distribution": "data_parallel", "instance_count": 2}}, "resources.distribution"),
         ({"algorithm": SCRIPT, "resources": {"distribution": "model_parallel"}}, "algorithm.framework"),
     ],

@@ -295,6 +295,34 @@ class SecurityConfig(_Strict):
     )
 
 
+class AutopilotConfig(_Strict):
+    """``algorithm.name: autopilot``: CreateAutoMLJobV2 for tabular data (trainops.autopilot)."""
+
+    target: Annotated[str, Field(min_length=1, max_length=256)] | None = Field(
+        default=None,
+        description="The header's name of the column to predict (TargetAttributeName). Default: the first column, "
+        "as for the built-in algorithms. Autopilot reads CSV with a header row (data.header: true) or Parquet.",
+    )
+    mode: Literal["ENSEMBLING", "HYPERPARAMETER_TUNING", "AUTO"] = Field(
+        default="ENSEMBLING",
+        description="ENSEMBLING (AutoGluon stacks candidates) or HYPERPARAMETER_TUNING (tunes XGBoost, Linear "
+        "Learner and deep learning candidates); AUTO lets Autopilot choose from the dataset size.",
+    )
+    max_candidates: int | None = Field(
+        default=10, ge=1, description="CompletionCriteria.MaxCandidates (null: Autopilot's own limit)."
+    )
+    max_runtime_per_training_job_seconds: int | None = Field(
+        default=None, ge=1, description="CompletionCriteria.MaxRuntimePerTrainingJobInSeconds."
+    )
+    max_job_runtime_seconds: int = Field(
+        default=4 * 3600,
+        ge=1,
+        le=30 * 86400,
+        description="CompletionCriteria.MaxAutoMLJobRuntimeInSeconds; the pipeline stops waiting (and the run fails) "
+        "if the job has not ended an hour after it.",
+    )
+
+
 class ProjectConfig(_Strict):
     project: ProjectName
     description: str = ""
@@ -312,6 +340,9 @@ class ProjectConfig(_Strict):
     )
     tuning: TuningConfig | None = None
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    autopilot: AutopilotConfig | None = Field(
+        default=None, description="Autopilot's settings (algorithm.name: autopilot); defaults when left out."
+    )
     concurrency: Literal["coalesce", "queue", "parallel"] = Field(
         default="coalesce",
         description="New data while a run of the project is in progress: 'coalesce' (one follow-up run trains on "
@@ -346,6 +377,8 @@ class ProjectConfig(_Strict):
             del data["security"]  # a config without security settings keeps the hash it had before the section existed
         if self.resources.model_parallel is None:
             del data["resources"]["model_parallel"]  # likewise for configs without model parallel settings
+        if self.autopilot is None:
+            del data["autopilot"]  # likewise for configs without an autopilot section
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -89,7 +89,7 @@ class SplitResult(Payload):
 class JobResult(Payload):
     """What the state-change callback hands the next state (a trimmed Describe* response)."""
 
-    kind: Literal["training", "processing", "tuning"]
+    kind: Literal["training", "processing", "tuning", "automl"]
     job_name: str
     job_arn: str
     status: str

@@ -51,12 +51,16 @@ def plan_training(request: RunRequest, config: ProjectConfig, *, region: str, s3
         return _plan_own_code(request, config, region)
     if algo.name == AlgorithmName.AUTO:
         return _plan_auto(request, config, region, s3)
+    if algo.name == AlgorithmName.AUTOPILOT:
+        from trainops.autopilot import plan_autopilot
+
+        return plan_autopilot(request, config, s3)
     return _plan_builtin(request, config, spec_for(algo.name), region, s3)
 
 
 # --- algorithm: auto ------------------------------------------------------------------------------------------
-# The rules (docs/algorithms.md, "algorithm: auto"), first match wins. Autopilot is not among the choices: it is
-# not part of the training pipeline yet.
+# The rules (docs/algorithms.md, "algorithm: auto"), first match wins. Autopilot is not among the choices: it needs
+# a header CSV with a named target where the built-ins read label-first headerless CSV, and runs for hours.
 SPARSE_ZERO_FRACTION = 0.9
 SPARSE_MIN_FEATURES = 100
 

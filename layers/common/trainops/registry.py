@@ -214,7 +214,12 @@ def _description(request: RunRequest, metric: str | None, value: float | None) -
 def inference_specification(plan: TrainingPlan, job: JobResult) -> dict[str, Any]:
     """How the package is served: the inference image of the training's framework and version (for script
     mode with the entry point and code archive, as the SageMaker Python SDK deploys it), the container's
-    configured inference image, or the built-in algorithm's image."""
+    configured inference image, or the built-in algorithm's image. An Autopilot candidate: its own containers."""
+    if job.kind == "automl":
+        spec_: dict[str, Any] = {"Containers": [dict(c) for c in job.details["inference_containers"]]}
+        spec_["SupportedContentTypes"] = ["text/csv"]
+        spec_["SupportedResponseMIMETypes"] = ["text/csv"]
+        return spec_
     container: dict[str, Any] = {
         "Image": plan.inference_image or job.image or plan.image,
         "ModelDataUrl": job.model_artifact,

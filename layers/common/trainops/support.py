@@ -33,15 +33,11 @@ def unsupported(config: ProjectConfig) -> list[Refusal]:
     """The algorithm and resource combinations ``plan_training`` refuses (it raises the first)."""
     algo = config.algorithm
     out: list[Refusal] = []
+    from trainops.autopilot import refusals as autopilot_refusals  # on first use: it imports this module
+
+    out.extend(autopilot_refusals(config))
     if algo.name == AlgorithmName.AUTOPILOT:
-        out.append(
-            Refusal(
-                AlgorithmNotSupported,
-                "Autopilot runs are not part of the training pipeline yet",
-                field="algorithm.name",
-                fix="use xgboost, linear-learner, auto (one of those two, chosen from the data), script or container",
-            )
-        )
+        return out  # spot and distribution: refused by autopilot_refusals, naming the field
     if algo.name == AlgorithmName.AUTO:
         out.extend(_auto_refusals(config))
     out.extend(spot_refusals(config))

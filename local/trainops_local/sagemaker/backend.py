@@ -32,6 +32,7 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
 
+from trainops_local.sagemaker import automl
 from trainops_local.sagemaker.engine import run_training_job
 from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.processing import run_processing_job
@@ -53,7 +54,8 @@ ClientFactory = Callable[[str], Any]
 
 TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
 PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
-AUTOPILOT_MESSAGE = "Autopilot is not available locally: trainops' local cloud cannot run AutoML jobs; run on AWS"
+# CreateAutoMLJob (V1) is refused: trainops creates V2 jobs, which automl.py emulates
+AUTOPILOT_MESSAGE = "the local cloud emulates CreateAutoMLJobV2 only (trainops_local.sagemaker.automl); use V2"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -553,8 +555,16 @@ def _patched_backend_stop_processing_job(self: Backend, processing_job_name: str
     _state().stop_processing(self, processing_job_name)
 
 
-def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:  # noqa: ARG001 - moto's signature
-    raise ValidationError(message=AUTOPILOT_MESSAGE)
+def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:
+    return automl.create(self, kwargs)  # the local Autopilot emulation (automl.py)
+
+
+def _patched_backend_describe_auto_ml_job_v2(self: Backend, auto_ml_job_name: str) -> dict[str, Any]:
+    return automl.describe(self, auto_ml_job_name)
+
+
+def _patched_backend_stop_auto_ml_job(self: Backend, auto_ml_job_name: str) -> None:
+    automl.stop(self, auto_ml_job_name)
 
 
 def _response_params(response: Any) -> dict[str, Any]:
@@ -586,12 +596,15 @@ _BACKEND_PATCHES: dict[str, Callable[..., Any]] = {
     "create_processing_job": _patched_backend_create_processing_job,
     "stop_processing_job": _patched_backend_stop_processing_job,
     "create_auto_ml_job_v2": _patched_backend_create_auto_ml_job_v2,
+    "describe_auto_ml_job_v2": _patched_backend_describe_auto_ml_job_v2,
+    "stop_auto_ml_job": _patched_backend_stop_auto_ml_job,
 }
 _RESPONSE_PATCHES: dict[str, Callable[..., Any]] = {
     "create_training_job": _patched_response_create_training_job,
     "create_processing_job": _patched_response_create_processing_job,
     "stop_training_job": _patched_response_stop_training_job,
     "create_auto_ml_job": _patched_response_create_auto_ml_job,
+    "list_candidates_for_auto_ml_job": automl.response_list_candidates,
 }
 
 
@@ -623,6 +636,7 @@ def uninstall(timeout: float = 30.0) -> bool:
     global _STATE  # noqa: PLW0603
     if _STATE is None:
         return True
+    automl.close(timeout)
     idle = _STATE.close(timeout)
     _PATCHES.undo()
     _STATE = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import callbacks, notifications, processing, registry, telemetry, training, tuning
+from trainops import autopilot, callbacks, notifications, processing, registry, telemetry, training, tuning
 from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
@@ -33,6 +33,11 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
             "best-hyperparameters": registry.meta_pairs(outcome.get("tuned_hyperparameters", {})),
         }
         job = callbacks.describe_job("training", outcome["best_training_job_name"], clients.sagemaker)
+    if job.kind == "automl":
+        count = autopilot.candidate_count(job.job_name, clients.sagemaker)
+        extra = {"automl-job": job.job_name, "best-candidate": str(job.best_training_job)}
+        if count is not None:
+            extra["candidates"] = str(count)
     split = _split_sizes(request, plan, settings, clients)
     if split:
         extra["split"] = registry.meta_pairs(split)
