@@ -138,6 +138,20 @@ def _retargeted(value: Any, old: str, new: str) -> Any:
     return json.loads(json.dumps(value).replace(old, new))
 
 
+# the describe loop's answers in a mocked Autopilot run: created, then Completed at the first describe
+AUTOML_RESULTS = {
+    "StartAutoML": {"job_name": "trainops-faults-0", "wait_seconds": 0, "waited": 0, "max_runtime": 60},
+    "DescribeAutoML": {
+        "job_name": "trainops-faults-0",
+        "status": "Completed",
+        "done": True,
+        "wait_seconds": 0,
+        "waited": 0,
+        "max_runtime": 60,
+    },
+}
+
+
 def run_mocked(
     app: Any,
     definition: dict[str, Any],
@@ -145,6 +159,7 @@ def run_mocked(
     mocked: dict[str, dict[str, Any]],
     *,
     tune: bool = False,
+    autopilot: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """Start the deployed state machine as test case ``arn#<case>``: every task but RecordFailure answers with
     the real run's result (states it did not reach, such as RecordFailure, run for real) unless ``mocked`` says otherwise (attempt range -> Return/Throw). Returns the
@@ -157,10 +172,12 @@ def run_mocked(
     for state in _tasks(definition):
         if state in mocked:
             per_state[state] = mocked[state]
-        elif state in results or state == "StartTuning":  # states the real run did not reach run for real
+        elif state in results or state in AUTOML_RESULTS or state == "StartTuning":  # the rest run for real
             result = results.get(state, results["StartTraining"])  # the real run trained, it did not tune
+            if state in AUTOML_RESULTS:  # the real run was not an Autopilot run: its training result stands in
+                result = {**AUTOML_RESULTS[state], "result": results["StartTraining"]}
             if state == "SelectAlgorithm":
-                result = {**result, "tune": tune}
+                result = {**result, "tune": tune, **({"algorithm": "autopilot"} if autopilot else {})}
             per_state[state] = {"0": _ok(definition, state, result)}
     responses = {f"{case}-{state}": _retargeted(body, old_run, run_id) for state, body in per_state.items()}
     machine = app.state_machine_arn.rsplit(":", 1)[1]
@@ -318,6 +335,8 @@ def test_every_retrier_recovers_and_is_caught_when_exhausted(
         responses[str(attempts)] = _throw(last)
     else:
         result = real_run["results"].get(state, real_run["results"]["StartTraining"])
+        if state in AUTOML_RESULTS:
+            result = {**AUTOML_RESULTS[state], "result": real_run["results"]["StartTraining"]}
         if state == "RecordFailure":
             result = {"run_id": "x", "status": "FAILED", "error": "DatasetError", "cause": "fault suite"}
         responses[str(attempts)] = _ok(definition, state, result)
@@ -325,7 +344,8 @@ def test_every_retrier_recovers_and_is_caught_when_exhausted(
     failure_path = state not in _main_path(definition)
     if failure_path:  # reached only after a failure: SelectAlgorithm fails first, with an error nobody retries
         mocked["SelectAlgorithm"] = {"0": _throw("DatasetError")}
-    desc, run_id = run_mocked(app, definition, real_run, mocked, tune=state == "StartTuning")
+    autopilot = state in AUTOML_RESULTS
+    desc, run_id = run_mocked(app, definition, real_run, mocked, tune=state == "StartTuning", autopilot=autopilot)
     # Then the state was tried 1 + MaxAttempts times, after waits that follow the retrier's backoff
     failures = [e for e in _failed_attempts(app, desc["executionArn"]) if e != "DatasetError"]
     assert len(failures) == attempts + (outcome == "exhausts"), failures
