@@ -74,6 +74,45 @@ def test_s3_events_have_unique_ids_and_increasing_sequencers(deployed: tuple[Loc
     assert seqs[0] < seqs[1]
 
 
+def test_redeliver_sends_an_event_again_to_the_rules_it_matches(deployed: tuple[LocalCloud, StackOutputs]) -> None:
+    cloud, stack = deployed
+    s3 = cloud.client("s3")
+    s3.put_object(Bucket=stack["DataBucketName"], Key="pipeline/again.csv", Body=b"x")
+    cloud.wait_idle(10)
+
+    def starts() -> list[Any]:
+        return [
+            r
+            for r in cloud.events.records
+            if isinstance(r.payload, dict) and r.payload.get("key") == "pipeline/again.csv"
+        ]
+
+    (first,) = starts()
+    # the event as EventBridge delivered it (AWS shape, ISO time), rebuilt from what S3 emitted
+    event = json.loads(json.dumps(first.payload))
+    raw = {
+        "version": "0",
+        "id": "5a6e0f3e-0000-4000-8000-000000000001",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": cloud.account_id,
+        "time": "2026-12-01T10:00:00Z",
+        "region": cloud.region,
+        "resources": [f"arn:aws:s3:::{stack['DataBucketName']}"],
+        "detail": {"bucket": {"name": stack["DataBucketName"]}, "object": {"key": event["key"], "size": 1}},
+    }
+    # delivered twice (at least once), then re-announced with a new time: each a delivery to the same target,
+    # through the rule's InputTransformer, and each starts an execution
+    again = cloud.redeliver_event(raw)
+    renamed = cloud.redeliver_event({**raw, "time": "2026-12-01T10:05:00Z"})
+    cloud.wait_idle(10)
+    assert [r.target_arn for r in again] == [first.target_arn] and [r.target_arn for r in renamed] == [first.target_arn]
+    assert all(r.error is None and r.result and ":execution:" in r.result for r in again + renamed)
+    assert [r.payload for r in starts()] == [first.payload] * 3
+    # an event no enabled rule matches goes nowhere
+    assert cloud.redeliver_event({**raw, "source": "mini.nothing"}) == []
+
+
 def test_no_spurious_tag_events_but_real_put_object_tagging_emits(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     cloud, stack = deployed
     events = cloud.client("events")

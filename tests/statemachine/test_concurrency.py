@@ -48,6 +48,15 @@ def _wait(app, arn: str, timeout: float = 300) -> dict:
         time.sleep(0.1)
 
 
+def _holding(ledger: Ledger, project: str, timeout: float = 60) -> None:
+    """Until a run of the project holds its slot: uploads of one second have no order, so an upload made
+    right after another can otherwise reach NormalizeRequest first."""
+    deadline = time.monotonic() + timeout
+    while ledger.get_slot(project) is None:
+        assert time.monotonic() < deadline, f"no run of {project} took its slot"
+        time.sleep(0.05)
+
+
 def _upload(app, project: str, path) -> tuple[str, str]:
     known = app._executions()
     key = app.upload_data(project, path)
@@ -63,6 +72,7 @@ def test_uploads_during_a_run_coalesce_into_one_follow_up_on_the_newest_data(tra
     # still running whatever the machine's speed)
     assert ledger.acquire_lock("coal", "held-by-the-test", lease_seconds=600)
     _, first_arn = _upload(app, "coal", first)
+    _holding(ledger, "coal")
     # When two more files land while it runs (a second apart: S3 orders different keys by the second)
     _, second_arn = _upload(app, "coal", second)
     time.sleep(1.1)
@@ -107,6 +117,7 @@ def test_queue_trains_every_upload_one_at_a_time(trainops_cloud, tmp_path):
     ledger = _ledger(app)
     assert ledger.acquire_lock("queued", "held-by-the-test", lease_seconds=600)
     _, first_arn = _upload(app, "queued", first)
+    _holding(ledger, "queued")
     _, second_arn = _upload(app, "queued", second)
     assert "queued" in json.loads(_wait(app, second_arn)["output"])["reason"]
     ledger.release_lock("queued", "held-by-the-test")

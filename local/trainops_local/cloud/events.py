@@ -22,7 +22,8 @@ enabled rule, each target is delivered independently (a failing target never sto
 The payload is the event in AWS's shape (ISO ``time``, no moto-internal fields) or the target's
 ``Input`` / ``InputPath`` / ``InputTransformer`` result. :meth:`EventDelivery.fire_schedule_rule` and
 :meth:`EventDelivery.fire_schedule` fire EventBridge schedule rules and EventBridge Scheduler schedules on
-demand; :meth:`EventDelivery.wait_idle` waits for queued/in-flight deliveries.
+demand; :meth:`EventDelivery.redeliver` delivers an event again to the rules it matches, as EventBridge's
+at-least-once delivery may; :meth:`EventDelivery.wait_idle` waits for queued/in-flight deliveries.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ _MOTO_FIXED_EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"
 _MOTO_FIXED_SEQUENCER = "617f08299329d189"
 _sequencer_lock = threading.Lock()
 _sequencer = [0x617F08299329D189]
+
+
+# boto3 clients of the delivery threads, per (thread, service, region): creating one costs about 10 ms (an SSL
+# context), which a burst of events would pay per event; EventBridge itself pays nothing of the kind.
+_clients: dict[tuple[int, str, str], Any] = {}
+
+
+def _client(service: str, region: str) -> Any:
+    key = (threading.get_ident(), service, region)
+    found = _clients.get(key)
+    if found is None:
+        found = _clients[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+    return found
 
 
 def _fix_moto_identity(event: dict[str, Any]) -> None:
@@ -192,6 +206,7 @@ class EventDelivery:
         from moto.events.models import Rule
         from moto.s3.responses import S3Response
 
+        _clients.clear()
         self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="eventbridge")
         self._originals = {
             "send_to_targets": Rule.__dict__["send_to_targets"],
@@ -247,6 +262,7 @@ class EventDelivery:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        _clients.clear()
 
     # -- matching and fan-out ---------------------------------------------------------------------------
     @staticmethod
@@ -297,7 +313,9 @@ class EventDelivery:
                     self._submit(record, rule.region_name)
                 else:
                     if original_send is None:
-                        raise UnsupportedTarget(f"delivery to {arn} is not supported by fire_schedule_rule")
+                        raise UnsupportedTarget(
+                            f"delivery to {arn} is not supported by fire_schedule_rule or redeliver"
+                        )
                     single = copy.copy(rule)
                     single.targets = [target]
                     event = dict(original_event)
@@ -378,7 +396,7 @@ class EventDelivery:
         service = target_arn.split(":")[2]
         region = target_arn.split(":")[3] or region
         if service == "states":
-            sfn = boto3.client("stepfunctions", region_name=region)
+            sfn = _client("stepfunctions", region)
             body = payload if isinstance(payload, str) else json.dumps(payload)
             if isinstance(payload, str):
                 try:
@@ -411,6 +429,29 @@ class EventDelivery:
     def errors(self) -> list[DeliveryRecord]:
         """Failed deliveries so far."""
         return [r for r in self.records if r.error]
+
+    def redeliver(
+        self,
+        event: dict[str, Any],
+        event_bus_name: str = "default",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+    ) -> list[DeliveryRecord]:
+        """Deliver ``event`` again, as EventBridge's at-least-once delivery may: to every enabled rule of the bus
+        whose pattern it matches, through the same targets, Input and transformers as the first delivery.
+
+        ``event`` is the event as a target received it (e.g. an execution's input); change its ``time`` or
+        ``id`` to re-announce it. Only Lambda and Step Functions targets are redelivered (queued: see
+        :meth:`wait_idle`); others raise ``UnsupportedTarget`` into the returned records.
+        """
+        from moto.events.models import events_backends
+
+        bus = events_backends[account_id][region]._get_event_bus(event_bus_name)
+        records: list[DeliveryRecord] = []
+        for rule in list(bus.rules.values()):
+            if self.rule_matches(rule, event):
+                records.extend(self._deliver_to_targets(rule, rule.targets, event, True, None))
+        return records
 
     # -- schedules -------------------------------------------------------------------------------------
     def fire_schedule_rule(
@@ -513,7 +554,7 @@ def invoke_async(function_arn: str, payload: Any, region: str) -> str:
     Returns ``"invoked"``; raises FunctionErrorAfterDelivery when every attempt failed (after writing the
     destination record, if the function has an OnFailure destination).
     """
-    lam = boto3.client("lambda", region_name=region)
+    lam = _client("lambda", region)
     data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
     config = _event_invoke_config(lam, function_arn)
     attempts = 1 + int(config.get("MaximumRetryAttempts", ASYNC_RETRIES_DEFAULT))

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import boto3
 
-from . import s3, sfn, validation
+from . import dynamodb, s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
@@ -127,6 +127,7 @@ class LocalCloud:
                 validation.install()
             sfn.install()
             s3.install()
+            dynamodb.install()
             self.runner.install()
             self.events.install()
             for hook in self.on_start:
@@ -154,6 +155,7 @@ class LocalCloud:
         self.runner.uninstall()
         sfn.uninstall()
         s3.uninstall()
+        dynamodb.uninstall()
         validation.uninstall()
         self._clients.clear()
         self._wait_for_own_threads(timeout=30.0)
@@ -299,6 +301,12 @@ class LocalCloud:
         """Fire an EventBridge Scheduler schedule once, synchronously."""
         self._require_started()
         return self.events.fire_schedule(name, group, region=self.region, account_id=self.account_id)
+
+    def redeliver_event(self, event: dict[str, Any], event_bus_name: str = "default") -> list[DeliveryRecord]:
+        """Deliver an event again to the rules it matches, as EventBridge's at-least-once delivery may
+        (asynchronously: see :meth:`wait_idle`)."""
+        self._require_started()
+        return self.events.redeliver(event, event_bus_name, region=self.region, account_id=self.account_id)
 
     @property
     def account_id(self) -> str:

@@ -8,10 +8,20 @@
 
 :func:`install` also installs :mod:`.sfn_mocks` (Step Functions Local mock configs: ``arn#TestCase``), whose
 loader moto ships switched off.
+
+Two costs moto pays on every execution, which a burst of events multiplies (AWS pays neither per execution),
+are paid once here (:func:`install`):
+
+* every execution re-parses its state machine's definition with the pure-Python ANTLR parser (about 45 ms for
+  trainops' pipeline, a third of the controller's CPU in ``benchmarks/burst.py``): the parse tree is cached per
+  definition text (bounded), and each execution still builds its own evaluation components from it;
+* every Lambda task creates a new boto3 client (about 10 ms, mostly an SSL context): one client per region is
+  reused (botocore clients are thread-safe).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -20,16 +30,59 @@ from . import sfn_mocks
 __all__ = ["install", "uninstall"]
 
 _originals: dict[str, Any] = {}
+_cache_lock = threading.Lock()
+_parse_trees: dict[str, Any] = {}  # definition text -> ANTLR parse tree
+_lambda_clients: dict[tuple[str, str], Any] = {}
+PARSE_CACHE_SIZE = 32
+
+
+def _parse_tree(definition: str) -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    tree = _parse_trees.get(definition)
+    if tree is None:
+        _, tree = AmazonStateLanguageParser.parse(definition)  # raises on a bad definition, as before
+        with _cache_lock:
+            if len(_parse_trees) >= PARSE_CACHE_SIZE:
+                _parse_trees.pop(next(iter(_parse_trees)))
+            _parse_trees[definition] = tree
+    return tree
+
+
+def _evaluation_entrypoint(self: Any) -> Any:
+    """``ExecutionWorker._get_evaluation_entrypoint`` with the parse tree cached: fresh components per execution
+    (the preprocessor only reads the tree)."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    return Preprocessor().visit(_parse_tree(self._evaluation_details.state_machine_details.definition))
+
+
+def _lambda_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's ``boto_client_for`` for Lambda tasks, one client per region and service."""
+    key = (region, service)
+    with _cache_lock:
+        found = _lambda_clients.get(key)
+    if found is None:
+        found = _originals["boto_client_for"](region, service, state_credentials)
+        with _cache_lock:
+            found = _lambda_clients.setdefault(key, found)
+    return found
 
 
 def install() -> None:
     """Patch ``send_task_failure`` and ``start_execution``; install :mod:`.sfn_mocks` (idempotent)."""
     from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
     if _originals:
         return
+    _originals["entrypoint"] = ExecutionWorker.__dict__["_get_evaluation_entrypoint"]
+    _originals["boto_client_for"] = lambda_eval_utils.boto_client_for
+    ExecutionWorker._get_evaluation_entrypoint = _evaluation_entrypoint  # type: ignore[method-assign]
+    lambda_eval_utils.boto_client_for = _lambda_client_for
     _originals["send_task_failure"] = StepFunctionResponse.__dict__["send_task_failure"]
     _originals["start_execution"] = StepFunctionsParserBackend.__dict__["start_execution"]
     original_start = _originals["start_execution"]
@@ -49,12 +102,19 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Restore moto's handlers."""
+    """Restore moto's handlers (and drop the cached parse trees and clients)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
     if not _originals:
         return
+    ExecutionWorker._get_evaluation_entrypoint = _originals.pop("entrypoint")  # type: ignore[method-assign]
+    lambda_eval_utils.boto_client_for = _originals.pop("boto_client_for")
+    with _cache_lock:
+        _parse_trees.clear()
+        _lambda_clients.clear()
     sfn_mocks.uninstall()
     StepFunctionResponse.send_task_failure = _originals.pop("send_task_failure")  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _originals.pop("start_execution")  # type: ignore[method-assign]
