@@ -7,6 +7,7 @@ frees the project's run slot, or hands it to one follow-up run for the data that
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from trainops import coalescing, notifications, telemetry
@@ -14,12 +15,18 @@ from trainops.models import Registration, RunRequest
 from trainops.settings import Settings
 from trainops.steps.common import Clients, config_of, ledger_for
 
+log = logging.getLogger(__name__)
+
 
 def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     """``event`` = ``{"state": <the state data>}``; a run that never got a request holds no slot."""
     state = event.get("state")
     if isinstance(state, dict):
-        _announce(state, settings, clients)
+        try:
+            _announce(state, settings, clients)
+        except Exception:  # an event that cannot be built must never keep the project's slot held
+            log.exception("the run's end could not be announced; freeing the project's slot anyway")
+            telemetry.record(None, {"EventsNotPublished": 1})
     request_data = state.get("request") if isinstance(state, dict) else None
     if not isinstance(request_data, dict):
         return {"action": "none", "reason": "the run ended before it had a request"}
