@@ -104,6 +104,8 @@ bench: $(STAMP) ## every benchmark (prints ratios against an in-run baseline)
 	$(PY) benchmarks/early_stopping.py
 	$(PY) benchmarks/warm_start.py
 	$(PY) benchmarks/script_mode.py
+	$(PY) benchmarks/burst.py
+	$(PY) benchmarks/persistence.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .trainops
