@@ -7,7 +7,6 @@ one of these classes means changing ``statemachines/*.asl.json`` in the same com
 from __future__ import annotations
 
 
-
 class TrainopsError(Exception):
     """Base class. ``field`` names the offending input; ``fix`` says what to do about it."""
 
