@@ -23,7 +23,8 @@ import yaml
 from trainops.config import ProjectConfig, parse_config, parse_yaml
 from trainops.errors import ConfigInvalid
 
-PLACEHOLDER_SOURCE = "s3://local-placeholder/code/sourcedir.tar.gz"
+# what a local source_dir stands for until it is packed: the place `trainops config upload` puts it (code/<project>/)
+PLACEHOLDER_SOURCE = "s3://local-placeholder/code/{project}/local/sourcedir.tar.gz"
 SKIPPED = ("__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store")
 
 
@@ -75,7 +76,8 @@ def read_config_file(path: Path, *, expected_project: str | None = None) -> Conf
     local_dir = _local_source_dir(path, algorithm)
     checked = data
     if local_dir is not None:
-        checked = {**data, "algorithm": {**algorithm, "source_dir": PLACEHOLDER_SOURCE}}
+        placeholder = PLACEHOLDER_SOURCE.format(project=data.get("project") or "unknown")
+        checked = {**data, "algorithm": {**algorithm, "source_dir": placeholder}}
     config = parse_config(checked, expected_project=expected_project, source=source)
     if local_dir is not None and config.algorithm.entry_point is not None:
         entry = local_dir / config.algorithm.entry_point
