@@ -30,7 +30,7 @@ PLAIN = StackSecurity(trusted_repositories=TRUSTED)
 SCRIPT = {
     "name": "script",
     "entry_point": "train.py",
-    "source_dir": "s3://code/churn/sourcedir.tar.gz",
+    "source_dir": "s3://artifacts/code/demo/sourcedir.tar.gz",
     "framework": "sklearn",
     "framework_version": "1.2-1",
     "metric_definitions": [{"name": "validation:rmse", "regex": "rmse=([0-9.]+)"}],
@@ -44,7 +44,7 @@ SCRIPT_PLAN = {
     "channels": ["train"],
     "hyperparameters": {
         "sagemaker_program": '"train.py"',
-        "sagemaker_submit_directory": '"s3://code/churn/sourcedir.tar.gz"',
+        "sagemaker_submit_directory": '"s3://artifacts/code/demo/sourcedir.tar.gz"',
     },
     "metric_definitions": [{"name": "validation:rmse", "regex": "rmse=([0-9.]+)"}],
 }
@@ -171,7 +171,7 @@ def test_a_project_may_isolate_script_mode_which_then_gets_its_code_through_a_ch
     assert body["EnableNetworkIsolation"] is True
     code = body["InputDataConfig"][-1]
     assert code["ChannelName"] == "code"
-    assert code["DataSource"]["S3DataSource"]["S3Uri"] == "s3://code/churn/sourcedir.tar.gz"
+    assert code["DataSource"]["S3DataSource"]["S3Uri"] == "s3://artifacts/code/demo/sourcedir.tar.gz"
     assert json.loads(body["HyperParameters"]["sagemaker_submit_directory"]) == CODE_CHANNEL_SOURCEDIR
     validate("CreateTrainingJob", body)
 

@@ -21,8 +21,8 @@ from trainops.errors import AlgorithmNotSupported, ConfigInvalid, DatasetError, 
 from trainops.inference import data_objects
 from trainops.models import Inference, JobResult, RunRequest, TrainingPlan
 from trainops.naming import RESOURCE_PREFIX, digest
+from trainops.refusal import Refusal
 from trainops.security import StackSecurity, job_security
-from trainops.support import Refusal
 
 
 class AutoMLJobFailed(TrainopsError):

@@ -20,8 +20,8 @@ from trainops.aws import error_code, translate
 from trainops.config import ProjectConfig
 from trainops.errors import ConfigInvalid, TrainopsError
 from trainops.naming import check_project_name
+from trainops.refusal import Refusal
 from trainops.settings import Settings
-from trainops.support import Refusal
 
 ROLE_PREFIX = "trainops-"
 ROLE_SUFFIX = "-jobs"

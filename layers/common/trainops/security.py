@@ -21,7 +21,7 @@ from typing import Any
 
 from trainops.config import AlgorithmName, ProjectConfig
 from trainops.errors import ConfigInvalid
-from trainops.support import Refusal
+from trainops.refusal import Refusal
 
 # Without a stack (``trainops config validate`` offline): repositories named trainops* in any account and region.
 # The template narrows the default to the deploying account and region.

@@ -8,25 +8,11 @@ later (planning and training raise ``refusal.error()``, a defence behind the lin
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from trainops.catalog import spec_for
 from trainops.config import AlgorithmName, ProjectConfig
-from trainops.errors import AlgorithmNotSupported, ConfigInvalid, IncrementalTrainingNotSupported, TrainopsError
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Something the pipeline will not run: what, which field, what to do, and the error type it raises."""
-
-    kind: type[TrainopsError]
-    message: str
-    field: str
-    fix: str
-    rule: str = "CONF-E009"  # the linter's finding id
-
-    def error(self) -> TrainopsError:
-        return self.kind(self.message, field=self.field, fix=self.fix)
+from trainops.errors import AlgorithmNotSupported, ConfigInvalid, IncrementalTrainingNotSupported
+from trainops.refusal import Refusal
 
 
 def unsupported(config: ProjectConfig) -> list[Refusal]:
