@@ -45,7 +45,7 @@ r-runtime:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_PACKAGES) >/dev/null; \
 	  else echo "the R example's test needs R: install $(R_PACKAGES)"; exit 2; fi; }
 
-.PHONY: help venv demo test scan r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint typecheck schemas diagram build bench clean
+.PHONY: help venv demo test scan r-runtime image-uris test-unit test-statemachine test-integration test-local test-e2e test-template lint hooks typecheck schemas diagram build bench clean
 
 help:
 	@echo "make demo   - run the main job end to end on the embedded local cloud"
@@ -85,6 +85,9 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+hooks: $(STAMP) ## install the git hooks (.pre-commit-config.yaml: ruff, ruff format, mypy, as make lint)
+	$(VENV)/bin/pre-commit install
 
 image-uris: $(STAMP) ## regenerate the vendored image table from the SageMaker SDK's (sagemaker-core)
 	$(PY) -m trainops_local.image_table

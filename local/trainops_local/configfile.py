@@ -72,7 +72,7 @@ def read_config_file(path: Path, *, expected_project: str | None = None) -> Conf
     data = parse_yaml(raw, source=source)  # the pipeline's reader: size, UTF-8, YAML, every key once
     if not isinstance(data, dict):
         raise ConfigInvalid(f"{source} must be a YAML mapping", field="(root)", fix="start from examples/configs/")
-    algorithm = data.get("algorithm") if isinstance(data.get("algorithm"), dict) else {}
+    algorithm: dict[str, Any] = data["algorithm"] if isinstance(data.get("algorithm"), dict) else {}
     local_dir = _local_source_dir(path, algorithm)
     checked = data
     if local_dir is not None:

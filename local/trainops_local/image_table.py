@@ -62,7 +62,7 @@ def _vtuple(v: str) -> tuple:
 def generate(config_dir: str) -> dict:
     registries: dict[str, str] = {}  # canonical json of a grouped map -> id
     reg_out: dict[str, dict] = {}
-    dns: dict[str, str] = {}
+    dns: dict[str, str | None] = {}
 
     def reg_id(regmap: dict) -> str:
         grouped: dict[str, list] = {}

@@ -63,7 +63,7 @@ def _client(service: str, region: str) -> Any:
     key = (threading.get_ident(), service, region)
     found = _clients.get(key)
     if found is None:
-        found = _clients[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        found = _clients[key] = boto3.client(service, region_name=region)
     return found
 
 

@@ -337,6 +337,7 @@ def _restore_sagemaker(snapshot: Snapshot, account_id: str, region: str) -> None
         for key, record in records.items():
             target.setdefault(key, record)
     now = datetime.now(UTC)
+    job: Any
     for job in sm.training_jobs.values():
         if job.training_job_status not in _TERMINAL_JOB:
             job.training_job_status = job.secondary_status = "Stopped"
@@ -364,7 +365,7 @@ def _restore_executions(snapshot: Snapshot, account_id: str, region: str) -> Non
             log.warning("state machine %s is no longer in the stack: execution %s dropped", *record_arns(record))
             continue
         if not any(e.execution_arn == record["arn"] for e in machine.executions):
-            machine.executions.append(PersistedExecution(record))
+            machine.executions.append(PersistedExecution(record))  # type: ignore[arg-type]  # duck-typed: what the backend reads
 
 
 def record_arns(record: dict[str, Any]) -> tuple[str, str]:
@@ -385,13 +386,13 @@ def _restore_rest(snapshot: Snapshot, account_id: str, region: str) -> None:
             for schedule_name, schedule in group.schedules.items():
                 current.schedules.setdefault(schedule_name, schedule)
     logs = logs_backends[account_id][region]
-    for name, group in snapshot.log_groups.items():
-        current = logs.groups.get(name)
-        if current is None:
-            logs.groups[name] = group
+    for name, log_group in snapshot.log_groups.items():
+        existing = logs.groups.get(name)
+        if existing is None:
+            logs.groups[name] = log_group
         else:
-            for stream_name, stream in group.streams.items():
-                current.streams.setdefault(stream_name, stream)
+            for stream_name, stream in log_group.streams.items():
+                existing.streams.setdefault(stream_name, stream)
     cloudwatch = cloudwatch_backends[account_id][region]
     cloudwatch.metric_data[:0] = snapshot.metric_data
 

@@ -133,7 +133,7 @@ def interrupt_stopped_waits() -> int:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     interrupted = 0
-    all_regions = [*stepfunctions_backends.values(), *stepfunctions_parser_backends.values()]
+    all_regions: list[Any] = [*stepfunctions_backends.values(), *stepfunctions_parser_backends.values()]
     for regions in all_regions:
         for backend in regions.values():
             for machine in getattr(backend, "state_machines", []):

@@ -684,7 +684,7 @@ def start_local_training_job(
         )
     except ResourceInUseException as exc:
         error = {"Error": {"Code": "ResourceInUse", "Message": exc.message}}
-        raise ClientError(error, "CreateTrainingJob") from None  # type: ignore[arg-type]
+        raise ClientError(error, "CreateTrainingJob") from None
 
 
 def register_local_command(image_uri: str, argv: list[str], cwd: Path) -> None:

@@ -113,8 +113,8 @@ def parse_libsvm(raw: bytes, where: str) -> tuple[list[dict[int, float]], list[f
             raise JobFailed(
                 f"ClientError: {where} line {lineno}: not in libsvm format ('label index:value ...')"
             ) from None
-        for idx, value in row.items():
-            _check_finite(value, str(value), f"{where} line {lineno} feature {idx}")
+        for feature, value in row.items():
+            _check_finite(value, str(value), f"{where} line {lineno} feature {feature}")
         rows.append(row)
     if not rows:
         raise JobFailed(f"ClientError: {where}: no data (empty file)")

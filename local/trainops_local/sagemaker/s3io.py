@@ -7,6 +7,7 @@ import shutil
 import tarfile
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def download_prefix(s3: Any, uri: str, dest: Path, *, gunzip: bool = False) -> l
                 shutil.copyfileobj(src, out, CHUNK)
         else:
             with target.open("wb") as out:
-                for chunk in iter(lambda b=body: b.read(CHUNK), b""):
+                for chunk in iter(partial(body.read, CHUNK), b""):
                     out.write(chunk)
         files.append(target)
     return files
@@ -90,7 +91,7 @@ def stream_prefix(s3: Any, uri: str, *, gunzip: bool = False) -> Iterator[bytes]
     for key in list_keys(s3, uri):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         inflater = zlib.decompressobj(wbits=47) if gunzip else None
-        for chunk in iter(lambda b=body: b.read(CHUNK), b""):
+        for chunk in iter(partial(body.read, CHUNK), b""):
             data = inflater.decompress(chunk) if inflater else chunk
             if data:
                 yield data

@@ -186,7 +186,8 @@ def _stop_or(ctx: XGBoostContext) -> JobStopped:
 
 def _parse_blobs(blobs: list[tuple[bytes, str]], kind: str) -> tuple[Any, np.ndarray, int]:
     if kind == "csv":
-        xs, ys = [], []
+        xs: list[Any] = []
+        ys: list[Any] = []
         for raw, where in blobs:
             x, y = datafiles.parse_csv(raw, where)
             if xs and x.shape[1] != xs[0].shape[1]:
