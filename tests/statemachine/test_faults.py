@@ -523,12 +523,6 @@ def test_a_lost_state_change_event_is_answered_by_the_reconciler(trainops_cloud:
     assert _record(app, summary.run_id)["status"] == "SUCCEEDED"
 
 
-@pytest.mark.xfail(
-    reason="open defect found at the end of the session: the crashed callback's OnFailure record no longer reaches "
-    "the FailedCallbacksQueue in the local cloud (it did before today's local-cloud client caching and IAM changes); "
-    "tracked in the closing note",
-    strict=False,
-)
 def test_a_crashing_callback_lands_in_the_failed_callbacks_queue_and_the_reconciler_answers(
     trainops_cloud: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
