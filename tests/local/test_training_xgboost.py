@@ -304,7 +304,7 @@ def test_images_the_local_cloud_cannot_run_fail_with_the_reason(
 
 
 def test_several_instances_train_as_one_process_locally(s3: Any, dataset: None, tmp_path: Path) -> None:
-    # Pinned local difference (docs/faults.md, local fidelity): on AWS built-in XGBoost trains on every instance
+    # Pinned local difference (docs/algorithms.md, "Distributed training"): on AWS built-in XGBoost trains on every instance
     # (Rabit); the local engine trains it as one process, algo-1, on algo-1's share of a ShardedByS3Key channel.
     request = xgb_request("xgb-two", ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2})
     request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
