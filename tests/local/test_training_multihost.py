@@ -177,9 +177,38 @@ def test_one_host_failing_fails_the_job_and_stops_the_others(
     req = request("fails", SKLEARN_IMAGE, "probe.py", instance="ml.m5.large", fail='"true"')
     outcome = run_training_job(req, s3=s3, workdir=tmp_path)  # algo-1 would sleep 600 s: it is stopped
     assert outcome.status == "Failed"
-    assert outcome.failure_reason and outcome.failure_reason.startswith("AlgorithmError:")
+    assert outcome.failure_reason and outcome.failure_reason.startswith("AlgorithmError: ExecuteUserScriptError")
     assert outcome.local_notes["failed_instance"] == "algo-2"
     assert outcome.model_artifact is None
+    assert threading.active_count() == 1
+
+
+SLEEPER = """
+import os, time
+print("started " + os.environ["SM_CURRENT_HOST"], flush=True)
+time.sleep(600)
+"""
+
+
+@as_root
+def test_a_stop_request_stops_every_host(s3: Any, four_parts: list[str], make_sourcedir: Any, tmp_path: Path) -> None:
+    s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=make_sourcedir(extra={"sleep.py": SLEEPER}))
+    started: set[str] = set()
+
+    def seen(line: str, host: str = "algo-1") -> None:
+        if line.startswith("started "):
+            started.add(host)
+
+    req = request("stopped", SKLEARN_IMAGE, "sleep.py", instance="ml.m5.large")
+    outcome = run_training_job(
+        req,
+        s3=s3,
+        workdir=tmp_path,
+        on_log=seen,
+        on_host_log=lambda host, line: seen(line, host),
+        should_stop=lambda: started == {"algo-1", "algo-2"},  # both sleep 600 s unless stopped
+    )
+    assert (outcome.status, outcome.secondary_status) == ("Stopped", "Stopped")
     assert threading.active_count() == 1
 
 
