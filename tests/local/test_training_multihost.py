@@ -183,6 +183,30 @@ def test_one_host_failing_fails_the_job_and_stops_the_others(
     assert threading.active_count() == 1
 
 
+PIPE_READER = """
+import os
+data = open(os.path.join(os.environ["SM_INPUT_DIR"], "data", "train_0"), "rb").read()
+print("PIPE %s %d" % (os.environ["SM_CURRENT_HOST"], data.count(b"\\n")), flush=True)
+"""
+
+
+@as_root
+def test_pipe_mode_streams_each_host_its_share(
+    s3: Any, four_parts: list[str], make_sourcedir: Any, tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=make_sourcedir(extra={"pipe.py": PIPE_READER}))
+    req = request("piped", SKLEARN_IMAGE, "pipe.py", instance="ml.m5.large")
+    req["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
+    lines: list[str] = []
+    outcome = run_training_job(
+        req, s3=s3, workdir=tmp_path, on_log=lines.append, on_host_log=lambda _h, line: lines.append(line)
+    )
+    assert outcome.status == "Completed", outcome.failure_reason
+    # each host's FIFO carries its two objects of 32 rows, nothing more, nothing lost
+    assert sorted(line for line in lines if line.startswith("PIPE ")) == ["PIPE algo-1 64", "PIPE algo-2 64"]
+    assert threading.active_count() == 1
+
+
 SLEEPER = """
 import os, time
 print("started " + os.environ["SM_CURRENT_HOST"], flush=True)
