@@ -122,3 +122,18 @@ def test_every_local_recipe_is_a_version_the_image_table_knows() -> None:
 
     for framework in ("sklearn", "xgboost"):
         assert set(envs.known_versions(framework)) <= set(image_uris.versions(framework)), framework
+
+
+def test_pytorch_is_the_local_cpu_build_whatever_the_image_version_and_says_so() -> None:
+    # Pinned local difference: the PyTorch images' torch is a CUDA build of the image's version; locally it is the
+    # CPU wheel on this machine (pip's find-links), for Python 3.11, installed with pip (uv does not read it)
+    spec = envs.env_spec("pytorch", "2.5.1", python="3.10")
+    assert (spec.installer, spec.local_python, spec.python) == ("pip", "3.11", "3.10")
+    assert "torch==2.13.0" in spec.packages
+    assert {"sagemaker-training", "sagemaker-pytorch-training"} <= set(spec.packages)
+    assert spec.note and "CPU build 2.13.0" in spec.note and "image's PyTorch 2.5.1" in spec.note
+    env = envs.FrameworkEnv(path=Path("/x"), spec=spec, python_version="3.11.7", packages={"torch": "2.13.0+cpu"})
+    assert env.notes()[0] == (
+        "Python 3.11.7 instead of the image's Python 3.10 (the local pytorch build is for Python 3.11)"
+    )
+    assert envs._substitutions(spec, {"torch": "2.13.0+cpu"}, "3.11.7") == []  # +cpu is the 2.13.0 release

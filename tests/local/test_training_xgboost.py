@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
 import threading
 from pathlib import Path
@@ -300,3 +301,18 @@ def test_images_the_local_cloud_cannot_run_fail_with_the_reason(
     reason = outcome.failure_reason or ""
     assert fragment in reason
     assert why in reason
+
+
+def test_several_instances_train_as_one_process_locally(s3: Any, dataset: None, tmp_path: Path) -> None:
+    # Pinned local difference (docs/algorithms.md, "Distributed training"): on AWS built-in XGBoost trains on every instance
+    # (Rabit); the local engine trains it as one process, algo-1, on algo-1's share of a ShardedByS3Key channel.
+    request = xgb_request("xgb-two", ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2})
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = "ShardedByS3Key"
+    logs: list[str] = []
+    outcome = run_training_job(request, s3=s3, workdir=tmp_path, on_log=logs.append)
+    assert outcome.status == "Completed", outcome.failure_reason
+    assert any("built-in xgboost trains as one process (algo-1" in line for line in logs)
+    assert sorted(p.name for p in (tmp_path / "algo-1/input/data/train").iterdir()) == ["part-0.csv"]
+    assert not (tmp_path / "algo-2/input/data/train").exists()
+    config = json.loads((tmp_path / "algo-1/input/config/resourceconfig.json").read_text())
+    assert config["hosts"] == ["algo-1", "algo-2"]

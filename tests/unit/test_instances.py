@@ -3,13 +3,17 @@ on, GPU-only settings on CPU instances, and distributed training as the SageMake
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from trainops.config import parse_config
 from trainops.errors import AlgorithmNotSupported
 from trainops.lint import lint_config
 from trainops.planning import plan_training
+from trainops_local.config_cli import validate_command
 
 from tests.helpers import run_request
 
@@ -83,6 +87,26 @@ def test_the_pipeline_refuses_the_same_with_the_same_words() -> None:
     with pytest.raises(AlgorithmNotSupported) as refused:
         plan_training(run_request(config), config, region="us-east-1", s3=None)
     assert refused.value.field == field and message in str(refused.value)
+
+
+def test_several_instances_for_an_algorithm_that_cannot_distribute_are_refused_by_validate_and_the_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given scikit-learn (its container trains on one instance) asked to train on two
+    data = {"project": "demo", "algorithm": {**SCRIPT, "framework": "sklearn"}, "resources": {"instance_count": 2}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    # When `trainops config validate` checks it; Then it is an error naming resources.instance_count, with the fix
+    assert validate_command(str(path), strict=False, as_json=True) == 2
+    [finding] = json.loads(capsys.readouterr().out)
+    assert (finding["id"], finding["field"]) == ("CONF-E013", "resources.instance_count")
+    assert "set instance_count: 1" in finding["fix"]
+    # and the pipeline (SelectAlgorithm) refuses the run with the same field
+    config = parse_config(data)
+    with pytest.raises(AlgorithmNotSupported) as refused:
+        plan_training(run_request(config), config, region="us-east-1", s3=None)
+    assert refused.value.field == "resources.instance_count"
+    assert "scikit-learn trains on one instance" in str(refused.value)
 
 
 @pytest.mark.parametrize(

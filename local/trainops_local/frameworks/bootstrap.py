@@ -7,7 +7,8 @@ it; that module runs the user's entry point with the SM_* environment and ``--na
 adaptations and nothing else:
 
 - the hosts of ``resourceconfig.json`` (``algo-1``, ...) resolve to this machine (on SageMaker they resolve to
-  the job's instances; the toolkit waits until they do);
+  the job's instances; the toolkit waits until they do): a job of several instances has them in its own
+  /etc/hosts (``trainops_local.sagemaker.hosts``), a job of one is given ``127.0.0.1`` here when they do not;
 - where the image's framework module is not published on PyPI (the scikit-learn and XGBoost images), a
   stand-in holding that module's script-mode code is registered under its name in this process only.
 
@@ -25,8 +26,14 @@ import types
 def _resolve_hosts_locally():
     real = socket.gethostbyname
 
+    try:
+        with open("/etc/hosts") as hosts:
+            listed = set(name for line in hosts for name in line.split("#")[0].split()[1:])
+    except OSError:
+        listed = set()
+
     def gethostbyname(host):
-        if host.startswith("algo-"):
+        if host.startswith("algo-") and host not in listed:
             return "127.0.0.1"
         return real(host)
 

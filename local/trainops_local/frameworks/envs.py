@@ -1,4 +1,5 @@
-"""Build (once) and reuse the virtual environment of a framework image, with uv.
+"""Build (once) and reuse the virtual environment of a framework image, with uv (pip for a recipe whose packages
+are this machine's wheels, see ``EnvSpec.installer``).
 
 One environment per (framework, version, requirements.txt): the image's packages from ``containers.json`` at
 their exact pins, then the job's ``requirements.txt``. Where an exact pin cannot be installed for the Python
@@ -83,6 +84,10 @@ class EnvSpec:
     packages: tuple[str, ...]
     source: str
     note: str | None = None
+    # "uv", or "pip" for packages that come from this machine's wheels (pip's find-links), which uv does not read
+    installer: str = "uv"
+    # the Python used here whatever the image's (the local wheel's Python), or None: the image's
+    local_python: str | None = None
     # edits the image's Dockerfile makes to installed files: (file under site-packages, old, new)
     patches: tuple[tuple[str, str, str], ...] = ()
 
@@ -92,6 +97,8 @@ class EnvSpec:
             {
                 "format": BUILD_FORMAT,
                 "python": self.python,
+                "local_python": self.local_python,
+                "installer": self.installer,
                 "packages": self.packages,
                 "patches": self.patches,
                 "requirements": hashlib.sha256(requirements).hexdigest() if requirements else None,
@@ -121,10 +128,12 @@ class FrameworkEnv:
         """What differs from the image, in words (empty when nothing does)."""
         notes = []
         if ".".join(self.python_version.split(".")[:2]) != self.spec.python:
-            notes.append(
-                f"Python {self.python_version} instead of the image's Python {self.spec.python} "
-                f"(no Python {self.spec.python} on this machine)"
+            why = (
+                f"the local {self.spec.framework} build is for Python {self.spec.local_python}"
+                if self.spec.local_python
+                else f"no Python {self.spec.python} on this machine"
             )
+            notes.append(f"Python {self.python_version} instead of the image's Python {self.spec.python} ({why})")
         if self.spec.note:
             notes.append(self.spec.note)
         return notes + list(self.substitutions)
@@ -170,7 +179,7 @@ def env_spec(framework: str, version: str, *, python: str | None = None) -> EnvS
         recipe = {
             "python": entry["default_python"],
             "packages": [p.format(version=version) for p in entry["packages"]],
-            "note": entry.get("note"),
+            "note": entry["note"].format(version=version) if entry.get("note") else None,
         }
         source = entry["repository"]
     elif version in versions:
@@ -190,6 +199,8 @@ def env_spec(framework: str, version: str, *, python: str | None = None) -> EnvS
         packages=tuple(recipe["packages"]),
         source=source,
         note=recipe.get("note"),
+        installer=entry.get("installer", "uv"),
+        local_python=entry.get("local_python"),
         patches=_patches(entry),
     )
 
@@ -260,7 +271,8 @@ def ensure_environment(
             return _load(path, spec)
         shutil.rmtree(path, ignore_errors=True)
         started = time.monotonic()
-        log(f"building the local environment of the {spec.framework} {spec.version} image ({spec.source}) with uv")
+        what = f"the {spec.framework} {spec.version} image ({spec.source})"
+        log(f"building the local environment of {what} with {spec.installer}")
         try:
             env = _build(path, spec, requirements, log, interrupt, requirements_dir)
         except BaseException:
@@ -302,12 +314,12 @@ def _uv() -> str:
     return str(find_uv_bin())
 
 
-def _run(argv: list[str], *, cwd: Path, log: Log, interrupt: Interrupt) -> tuple[int, list[str]]:
+def _run(argv: list[str], *, cwd: Path, log: Log, interrupt: Interrupt, label: str = "uv") -> tuple[int, list[str]]:
     output: list[str] = []
 
     def on_line(_stream: str, line: str) -> None:
         output.append(line)
-        log(f"[uv] {line}")
+        log(f"[{label}] {line}")
 
     env = {**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1"}
     env.pop("VIRTUAL_ENV", None)
@@ -323,7 +335,7 @@ def _build(
     interrupt: Interrupt,
     requirements_dir: Path | None,
 ) -> FrameworkEnv:
-    interpreter = pythons.nearest(spec.python)
+    interpreter = pythons.nearest(spec.local_python or spec.python)
     if interpreter is None:
         raise EnvironmentBuildError("image", "no Python 3 interpreter found on this machine (pyenv, PATH or uv)")
     uv = _uv()
@@ -337,7 +349,11 @@ def _build(
     binary = [arg for name in BINARY_ONLY for arg in ("--only-binary", name)]
     # --compile-bytecode: pip compiles when an image is built, and the images run with PYTHONDONTWRITEBYTECODE=1
     install = [uv, "pip", "install", "--python", python, "--compile-bytecode"]
-    code, output = _run([*install, *binary, *pins], cwd=path, log=log, interrupt=interrupt)
+    if spec.installer == "pip":
+        _pip_install(python, pins, path, spec, log, interrupt)
+        code = 0
+    else:
+        code, output = _run([*install, *binary, *pins], cwd=path, log=log, interrupt=interrupt)
     if code != 0:
         log("the image's exact versions do not all install here: using the nearest installable versions")
         relaxed = [p.replace("==", ">=", 1) for p in pins]
@@ -377,6 +393,27 @@ def _build(
     )
 
 
+def _pip_install(python: str, pins: list[str], path: Path, spec: EnvSpec, log: Log, interrupt: Interrupt) -> None:
+    """The image's packages with the environment's own pip, which reads this machine's pip configuration
+    (find-links: the local CPU build of PyTorch); binary wheels only for the compiled packages, no fallback: the
+    recipe names what is on this machine."""
+    binary = ",".join(BINARY_ONLY)
+    code, output = _run(
+        [python, "-m", "pip", "install", "--disable-pip-version-check", "--only-binary", binary, *pins],
+        cwd=path,
+        log=log,
+        interrupt=interrupt,
+        label="pip",
+    )
+    if code != 0:
+        raise EnvironmentBuildError(
+            "image",
+            f"the packages of the {spec.framework} {spec.version} image do not install with pip "
+            f"({', '.join(spec.packages)})",
+            "\n".join(output),
+        )
+
+
 def _apply_patches(path: Path, spec: EnvSpec, log: Log) -> None:
     """The edits the image's Dockerfile makes to installed packages (a file that is absent is skipped)."""
     for relative, old, new in spec.patches:
@@ -413,7 +450,7 @@ def _substitutions(spec: EnvSpec, installed: dict[str, str], python_version: str
             continue
         name, wanted = _normalize(match.group(1)), match.group(2)
         got = installed.get(name)
-        if got is not None and got != wanted:
+        if got is not None and got.split("+")[0] != wanted:  # 2.13.0+cpu is the 2.13.0 release
             out.append(
                 f"{name} {got} instead of the image's {wanted} (no installable {wanted} for Python {python_version})"
             )

@@ -160,17 +160,27 @@ class _Telemetry:
         self.clients = clients
         self.job = job
         self.group = group
-        self.stream = f"{job}/algo-1-{int(time.time())}"
+        self.epoch = int(time.time())
         self.with_metrics = with_metrics
-        self.lines: list[dict[str, Any]] = []
+        self.lines: list[tuple[str, dict[str, Any]]] = []  # (host, event)
+        self.streams: set[str] = set()  # created
         self.points: list[MetricPoint] = []
         self.lock = threading.Lock()
         self.ready = False
         self.last_flush = time.monotonic()
 
+    def stream_of(self, host: str) -> str:
+        """SageMaker's log stream of one instance of the job: ``<job>/algo-<i>-<epoch>``."""
+        return f"{self.job}/{host}-{self.epoch}"
+
     def log(self, line: str) -> None:
+        """A line of algo-1 (and of the job itself)."""
+        self.host_log("algo-1", line)
+
+    def host_log(self, host: str, line: str) -> None:
+        """A line of instance ``host``: into its own log stream."""
         with self.lock:
-            self.lines.append({"timestamp": int(time.time() * 1000), "message": line or " "})
+            self.lines.append((host, {"timestamp": int(time.time() * 1000), "message": line or " "}))
         self._maybe_flush()
 
     def metric(self, point: MetricPoint) -> None:
@@ -207,16 +217,22 @@ class _Telemetry:
         except Exception as exc:  # best effort: telemetry never fails a job
             log.debug("telemetry for %s not written: %s", self.job, exc)
 
-    def _put_logs(self, lines: list[dict[str, Any]]) -> None:
+    def _put_logs(self, lines: list[tuple[str, dict[str, Any]]]) -> None:
         logs = self.clients("logs")
         if not self.ready:
             with contextlib.suppress(ClientError):
                 logs.create_log_group(logGroupName=self.group)
-            with contextlib.suppress(ClientError):
-                logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
             self.ready = True
-        for i in range(0, len(lines), 1000):
-            logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=lines[i : i + 1000])
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for host, event in lines:
+            by_stream.setdefault(self.stream_of(host), []).append(event)
+        for stream, events in by_stream.items():
+            if stream not in self.streams:
+                with contextlib.suppress(ClientError):
+                    logs.create_log_stream(logGroupName=self.group, logStreamName=stream)
+                self.streams.add(stream)
+            for i in range(0, len(events), 1000):
+                logs.put_log_events(logGroupName=self.group, logStreamName=stream, logEvents=events[i : i + 1000])
 
 
 class LocalSageMaker:
@@ -353,6 +369,7 @@ class LocalSageMaker:
                 on_metric=metric,
                 should_stop=stop,
                 on_log=telemetry.log,
+                on_host_log=telemetry.host_log,
                 local_commands=self.local_commands,
                 region=self.region,
             )

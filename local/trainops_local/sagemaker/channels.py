@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,12 @@ class Channel:
     mode: str  # File | FastFile | Pipe
     content_type: str | None
     gzip: bool
+    sharded: bool = False  # S3DataDistributionType ShardedByS3Key
+    shard: tuple[int, int] | None = None  # this host's share (index, hosts) when sharded over several hosts
+
+    def for_host(self, index: int, count: int) -> Channel:
+        """The channel as host ``index`` (0-based) of ``count`` sees it: its share of the objects when sharded."""
+        return replace(self, shard=(index, count)) if self.sharded and count > 1 else self
 
     @classmethod
     def from_request(cls, channel: dict[str, Any], job_mode: str) -> Channel:
@@ -60,6 +66,7 @@ class Channel:
             mode=channel_input_mode(channel, job_mode),
             content_type=channel.get("ContentType"),
             gzip=channel.get("CompressionType", "None") == "Gzip",
+            sharded=source.get("S3DataDistributionType") == "ShardedByS3Key",
         )
 
 
@@ -68,7 +75,7 @@ def download_channel(s3: Any, channel: Channel, layout: TrainingLayout, *, gunzi
     CompressionType in Pipe mode only; ``gunzip`` is the local built-in XGBoost's own reading of .gz files)."""
     directory = layout.channel_dir(channel.name)
     try:
-        files = s3io.download_prefix(s3, channel.uri, directory)
+        files = s3io.download_prefix(s3, channel.uri, directory, shard=channel.shard)
     except OSError as exc:
         raise JobFailed(f"ClientError: channel '{channel.name}': could not read {channel.uri}: {exc}") from exc
     return [_gunzip(path, channel, directory) for path in files] if gunzip else files
@@ -218,10 +225,10 @@ class PipeFeeder:
 
     def _chunks(self) -> Iterator[bytes]:
         if not self.channel.gzip:
-            yield from s3io.stream_prefix(self.s3, self.channel.uri)
+            yield from s3io.stream_prefix(self.s3, self.channel.uri, shard=self.channel.shard)
             return
         bucket, prefix = s3io.split_uri(self.channel.uri)
-        for key in s3io.list_keys(self.s3, self.channel.uri):
+        for key in s3io.list_keys(self.s3, self.channel.uri, self.channel.shard):
             yield from self._gunzipped(bucket, key, s3io.relative_key(key, prefix))
 
     def _gunzipped(self, bucket: str, key: str, name: str) -> Iterator[bytes]:

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from trainops_local.frameworks import FrameworkEnv
+from trainops_local.sagemaker import hosts as multihost
 from trainops_local.sagemaker import linear_learner, s3io, script_mode, xgboost_algo
 from trainops_local.sagemaker.channels import Channel, PipeFeeder, download_channel
 from trainops_local.sagemaker.images import training_kind
-from trainops_local.sagemaker.layout import TrainingLayout, write_input_config
-from trainops_local.sagemaker.script_mode import JobHooks, LocalCommand, traceback_excerpt
+from trainops_local.sagemaker.layout import CURRENT_HOST, TrainingLayout, host_names, write_input_config
+from trainops_local.sagemaker.script_mode import JobHooks, LocalCommand, MetricScraper, traceback_excerpt
 from trainops_local.sagemaker.types import (
+    HostLogCallback,
     JobFailed,
     JobStopped,
     LogCallback,
@@ -87,14 +89,25 @@ class _TrainingRun:
         on_log: LogCallback | None,
         local_commands: Mapping[str, LocalCommand],
         region: str,
+        on_host_log: HostLogCallback | None = None,
     ) -> None:
         self.request = request
+        self.on_host_log = on_host_log
         self.local_commands = local_commands
         self.region = region
         self.env: FrameworkEnv | None = None
         self.job_log: list[str] = []  # the entry point's own output (script mode and containers)
         self.s3 = s3
-        self.layout = TrainingLayout(Path(workdir))
+        self.workdir = Path(workdir)
+        # one /opt/ml per instance: the workdir itself for one, <workdir>/algo-<i> for several
+        self.hosts = host_names(request)
+        if len(self.hosts) == 1:
+            self.layouts = {CURRENT_HOST: TrainingLayout(self.workdir)}
+        else:
+            self.layouts = {host: TrainingLayout(self.workdir / host) for host in self.hosts}
+        self.layout = self.layouts[CURRENT_HOST]  # algo-1: its model is the job's
+        self.host_lines: dict[str, list[str]] = {host: [] for host in self.hosts}
+        self.failed_host: str | None = None
         self.on_status = on_status
         self.on_metric = on_metric
         self.should_stop: StopCheck = should_stop or _never
@@ -224,19 +237,31 @@ class _TrainingRun:
     def checkpoint_uri(self) -> str | None:
         return (self.request.get("CheckpointConfig") or {}).get("S3Uri")
 
+    def host_channels(self, host: str, channels: dict[str, Channel]) -> dict[str, Channel]:
+        """The channels as ``host`` sees them (its share of each ShardedByS3Key channel)."""
+        index = self.hosts.index(host)
+        return {name: c.for_host(index, len(self.hosts)) for name, c in channels.items()}
+
     def download(self, kind: str, channels: dict[str, Channel]) -> dict[str, Any]:
         self.enter("Downloading")
-        input_config = write_input_config(self.layout, self.request)
-        if uri := self.checkpoint_uri():
-            s3io.download_prefix(self.s3, uri.rstrip("/") + "/", self.layout.checkpoints_dir)
-        for channel in channels.values():
-            self.check_stop()
-            if channel.mode != "Pipe":
-                download_channel(self.s3, channel, self.layout, gunzip=channel.gzip and kind in BUILT_IN)
+        input_config: dict[str, Any] = {}
+        # built-in algorithms run as one process here: only algo-1's /opt/ml is filled for them
+        hosts = self.hosts if kind not in BUILT_IN else [CURRENT_HOST]
+        for host in hosts:
+            layout = self.layouts[host]
+            config = write_input_config(layout, self.request, host)
+            input_config = input_config or config
+            if uri := self.checkpoint_uri():
+                s3io.download_prefix(self.s3, uri.rstrip("/") + "/", layout.checkpoints_dir)
+            for channel in self.host_channels(host, channels).values():
+                self.check_stop()
+                if channel.mode != "Pipe":
+                    download_channel(self.s3, channel, layout, gunzip=channel.gzip and kind in BUILT_IN)
+            if kind == "script":
+                script_mode.fetch_code(self.s3, self.request, layout)
         if kind == "container":
             self.local_command()
         if kind == "script":
-            script_mode.fetch_code(self.s3, self.request, self.layout)
             self.status_message("Downloading the training image")
             # The image pull of SageMaker: the framework environment, built once. Like an image download it
             # does not count against MaxRuntimeInSeconds (a first build takes tens of seconds here).
@@ -246,6 +271,15 @@ class _TrainingRun:
         return input_config
 
     def train(self, kind: str, channels: dict[str, Channel]) -> None:
+        if len(self.hosts) > 1 and kind not in BUILT_IN:
+            self.train_hosts(kind, channels)
+            return
+        if len(self.hosts) > 1:
+            self.log(
+                f"local cloud: built-in {kind} trains as one process (algo-1, with algo-1's share of sharded "
+                f"channels) for the job's {len(self.hosts)} instances"
+            )
+            channels = self.host_channels(CURRENT_HOST, channels)
         self._segment_start = time.monotonic()
         self._segment_checkpoints = self._checkpoint_files()
         self._pending = None
@@ -291,6 +325,74 @@ class _TrainingRun:
                     f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}"
                 )
 
+    def train_hosts(self, kind: str, channels: dict[str, Channel]) -> None:
+        """Every instance at once, each a process with its own /opt/ml; the job fails if one fails."""
+        self._segment_start = time.monotonic()
+        self._segment_checkpoints = self._checkpoint_files()
+        self._pending = None
+        self.enter("Training")
+        wrap = multihost.resolver(self.hosts, self.workdir)
+        scraper = MetricScraper.from_request(self.request, self.report_metric)  # algo-1's log: the job's metrics
+        runs: list[multihost.HostRun] = []
+        feeders: list[PipeFeeder] = []
+        for host in self.hosts:
+            layout = self.layouts[host]
+            if kind == "script":
+                if self.env is None:
+                    raise JobFailed("InternalServerError: the framework environment was not prepared")
+                command = script_mode.script_command(self.request, layout, self.env, region=self.region)
+            else:
+                command = script_mode.container_command(self.request, layout, self.local_command(), region=self.region)
+            feeders += [
+                PipeFeeder(self.s3, c, layout).start()
+                for c in self.host_channels(host, channels).values()
+                if c.mode == "Pipe"
+            ]
+            runs.append(
+                multihost.HostRun(
+                    name=host,
+                    layout=layout,
+                    command=command,
+                    hooks=self.hooks(self.log),
+                    on_line=self._host_line(host, scraper if host == CURRENT_HOST else None),
+                )
+            )
+        self.log(f"local cloud: {len(runs)} instances {', '.join(self.hosts)}, each a process with its own /opt/ml")
+        try:
+            multihost.run_hosts(
+                runs,
+                wrap,
+                lambda layout, code: script_mode.failure_reason(layout, code, toolkit=kind == "script"),
+                self.log,
+            )
+        except JobFailed as exc:
+            self.failed_host = exc.host
+            raise
+        finally:
+            for feeder in feeders:
+                feeder.stop()
+        for feeder in feeders:
+            if feeder.error is not None:
+                raise JobFailed(
+                    f"ClientError: channel '{feeder.channel.name}': Pipe mode stream failed: {feeder.error}"
+                )
+
+    def _host_line(self, host: str, scraper: MetricScraper | None) -> Callable[[str], None]:
+        lines = self.host_lines[host]
+
+        def on_line(line: str) -> None:
+            lines.append(line)
+            if host == CURRENT_HOST:
+                self._job_line(line)
+            elif self.on_host_log is not None:
+                _safe(self.on_host_log, host, line)
+            else:
+                self.log(f"[{host}] {line}")
+            if scraper is not None:
+                scraper.feed(line)
+
+        return on_line
+
     def hooks(self, log: Callable[[str], None]) -> JobHooks:
         return JobHooks(log=log, report_metric=self.report_metric, stop_reason=self.stop_reason)
 
@@ -326,9 +428,13 @@ class _TrainingRun:
         return model_uri, output_uri
 
     def sync_checkpoints_up(self) -> None:
-        if (uri := self.checkpoint_uri()) and self.layout.checkpoints_dir.is_dir():
-            with contextlib.suppress(Exception):
-                s3io.upload_dir(self.s3, self.layout.checkpoints_dir, uri)
+        """Every instance's /opt/ml/checkpoints to CheckpointConfig.S3Uri (the same prefix for all)."""
+        if not (uri := self.checkpoint_uri()):
+            return
+        for layout in self.layouts.values():
+            if layout.checkpoints_dir.is_dir():
+                with contextlib.suppress(Exception):
+                    s3io.upload_dir(self.s3, layout.checkpoints_dir, uri)
 
     def outcome(
         self, status: str, secondary: str, reason: str | None, model: str | None, output: str | None
@@ -360,13 +466,19 @@ class _TrainingRun:
             notes["spot_interruptions"] = self.interruptions
         if self.env is not None:
             notes["framework_environment"] = self.env.describe()
-        if status == "Failed" and (excerpt := traceback_excerpt(self.job_log)):
+        if len(self.hosts) > 1:
+            notes["instances"] = len(self.hosts)
+            if self.failed_host:
+                notes["failed_instance"] = self.failed_host
+        lines = self.host_lines[self.failed_host] if self.failed_host else self.job_log
+        if status == "Failed" and (excerpt := traceback_excerpt(lines)):
             notes["traceback"] = excerpt
         return notes
 
     def run(self) -> TrainingOutcome:
         self.enter("Starting")
-        self.layout.create()
+        for layout in self.layouts.values():
+            layout.create()
         model = output = None
         try:
             kind = training_kind(self.request)
@@ -421,6 +533,7 @@ def run_training_job(
     on_log: LogCallback | None = None,
     local_commands: Mapping[str, LocalCommand] | None = None,
     region: str = "us-east-1",
+    on_host_log: HostLogCallback | None = None,
 ) -> TrainingOutcome:
     """Run a CreateTrainingJob request locally and return how it ended.
 
@@ -428,8 +541,11 @@ def run_training_job(
     ``on_status`` gets every SecondaryStatus change, ``on_metric`` every metric value, ``on_log`` every
     container log line; ``should_stop`` is polled between rounds (about every 0.2 s for scripts).
     ``local_commands`` maps container image URIs to their local stand-in commands; ``region`` is the job's.
+    With ResourceConfig.InstanceCount N > 1, script mode and containers run N processes, hosts algo-1..algo-N
+    (``trainops_local.sagemaker.hosts``), each with its own /opt/ml under ``workdir/algo-<i>``: algo-1's lines go
+    to ``on_log``, the others' to ``on_host_log(host, line)`` (or to ``on_log``, prefixed ``[algo-<i>]``).
     Never raises for job errors: they become a Failed outcome with a FailureReason.
     """
     return _TrainingRun(
-        request, s3, workdir, on_status, on_metric, should_stop, on_log, local_commands or {}, region
+        request, s3, workdir, on_status, on_metric, should_stop, on_log, local_commands or {}, region, on_host_log
     ).run()

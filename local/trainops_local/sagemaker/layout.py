@@ -11,6 +11,12 @@ from typing import Any
 CURRENT_HOST = "algo-1"
 
 
+def host_names(request: dict[str, Any]) -> list[str]:
+    """``algo-1`` ... ``algo-N`` for ResourceConfig.InstanceCount N, in the order SageMaker lists them."""
+    count = int((request.get("ResourceConfig") or {}).get("InstanceCount") or 1)
+    return [f"algo-{i}" for i in range(1, max(count, 1) + 1)]
+
+
 @dataclass(frozen=True)
 class TrainingLayout:
     """Local equivalents of /opt/ml/... for one training job."""
@@ -81,8 +87,9 @@ def channel_input_mode(channel: dict[str, Any], job_mode: str) -> str:
     return str(channel.get("InputMode") or job_mode or "File")
 
 
-def write_input_config(layout: TrainingLayout, request: dict[str, Any]) -> dict[str, Any]:
-    """Write hyperparameters.json, inputdataconfig.json and resourceconfig.json; returns the input data config."""
+def write_input_config(layout: TrainingLayout, request: dict[str, Any], host: str = CURRENT_HOST) -> dict[str, Any]:
+    """Write hyperparameters.json, inputdataconfig.json and resourceconfig.json (as ``host`` sees it); returns the
+    input data config."""
     job_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     input_config: dict[str, Any] = {}
     for channel in request.get("InputDataConfig") or []:
@@ -99,7 +106,7 @@ def write_input_config(layout: TrainingLayout, request: dict[str, Any]) -> dict[
     hyperparameters = dict(request.get("HyperParameters") or {})
     _write_json(layout.config_dir / "hyperparameters.json", hyperparameters)
     _write_json(layout.config_dir / "inputdataconfig.json", input_config)
-    _write_json(layout.config_dir / "resourceconfig.json", resource_config(request))
+    _write_json(layout.config_dir / "resourceconfig.json", resource_config(request, host))
     if checkpoint := request.get("CheckpointConfig"):
         _write_json(
             layout.config_dir / "checkpointconfig.json",
@@ -108,16 +115,17 @@ def write_input_config(layout: TrainingLayout, request: dict[str, Any]) -> dict[
     return input_config
 
 
-def resource_config(request: dict[str, Any]) -> dict[str, Any]:
-    """``resourceconfig.json`` as SageMaker writes it for a one-instance job."""
+def resource_config(request: dict[str, Any], host: str = CURRENT_HOST) -> dict[str, Any]:
+    """``resourceconfig.json`` as SageMaker writes it on ``host`` of a (homogeneous cluster) job."""
     instance_type = (request.get("ResourceConfig") or {}).get("InstanceType", "local")
+    hosts = host_names(request)
     return {
-        "current_host": CURRENT_HOST,
+        "current_host": host,
         "current_instance_type": instance_type,
         "current_group_name": "homogeneousCluster",
-        "hosts": [CURRENT_HOST],
+        "hosts": hosts,
         "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": [CURRENT_HOST]}
+            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": hosts}
         ],
         "network_interface_name": "eth0",
     }

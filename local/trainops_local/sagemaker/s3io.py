@@ -34,13 +34,21 @@ def join_uri(base: str, *parts: str) -> str:
     return out
 
 
-def list_keys(s3: Any, uri: str) -> list[str]:
-    """All keys under an S3 prefix (S3DataType S3Prefix semantics: a plain key prefix), sorted."""
+def list_keys(s3: Any, uri: str, shard: tuple[int, int] | None = None) -> list[str]:
+    """All keys under an S3 prefix (S3DataType S3Prefix semantics: a plain key prefix), sorted.
+
+    ``shard`` ``(i, n)``: host i's (0-based) share of n for ShardedByS3Key, every n-th key from the i-th. AWS
+    documents only that each of n instances gets about 1/n of the objects; which ones is not documented.
+    """
     bucket, prefix = split_uri(uri)
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/"))
-    return sorted(keys)
+    keys.sort()
+    if shard is None:
+        return keys
+    index, count = shard
+    return keys[index::count]
 
 
 def relative_key(key: str, prefix: str) -> str:
@@ -63,12 +71,15 @@ def _safe_join(root: Path, rel: str) -> Path:
     return target
 
 
-def download_prefix(s3: Any, uri: str, dest: Path, *, gunzip: bool = False) -> list[Path]:
-    """Download every object under ``uri`` into ``dest``; returns the local files. ``gunzip`` decompresses."""
+def download_prefix(
+    s3: Any, uri: str, dest: Path, *, gunzip: bool = False, shard: tuple[int, int] | None = None
+) -> list[Path]:
+    """Download every object under ``uri`` (or its ``shard``, see :func:`list_keys`) into ``dest``; returns the
+    local files. ``gunzip`` decompresses."""
     bucket, prefix = split_uri(uri)
     dest.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    for key in list_keys(s3, uri):
+    for key in list_keys(s3, uri, shard):
         target = _safe_join(dest, relative_key(key, prefix))
         target.parent.mkdir(parents=True, exist_ok=True)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -85,10 +96,11 @@ def download_prefix(s3: Any, uri: str, dest: Path, *, gunzip: bool = False) -> l
     return files
 
 
-def stream_prefix(s3: Any, uri: str, *, gunzip: bool = False) -> Iterator[bytes]:
-    """The bytes of every object under ``uri`` (key order), read in chunks, optionally gunzipped on the fly."""
+def stream_prefix(s3: Any, uri: str, *, gunzip: bool = False, shard: tuple[int, int] | None = None) -> Iterator[bytes]:
+    """The bytes of every object under ``uri`` (or its ``shard``; key order), read in chunks, optionally
+    gunzipped on the fly."""
     bucket, _ = split_uri(uri)
-    for key in list_keys(s3, uri):
+    for key in list_keys(s3, uri, shard):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         inflater = zlib.decompressobj(wbits=47) if gunzip else None
         for chunk in iter(partial(body.read, CHUNK), b""):

@@ -218,15 +218,41 @@ def job_environment(
     return env
 
 
-def run_script(
-    request: dict[str, Any], layout: TrainingLayout, env: FrameworkEnv, *, region: str, hooks: JobHooks
-) -> list[str]:
-    """Run the image's ``train`` (the toolkit) in the framework environment; returns the job's log lines."""
+@dataclass(frozen=True)
+class Command:
+    """What one instance of the job runs: argv, working directory, environment."""
+
+    argv: list[str]
+    cwd: Path
+    variables: dict[str, str]
+
+
+def script_command(request: dict[str, Any], layout: TrainingLayout, env: FrameworkEnv, *, region: str) -> Command:
+    """The image's ``train`` (the toolkit) in the framework environment, on the instance whose /opt/ml is
+    ``layout``."""
     variables = job_environment(request, layout, region=region, image_env=IMAGE_ENV.get(env.spec.framework))
     variables["PATH"] = f"{env.path / 'bin'}:{CONTAINER_PATH}"
     variables["SAGEMAKER_TRAINING_MODULE"] = env.spec.framework_module
     argv = [str(env.python), str(_install_bootstrap(env)), env.spec.toolkit]
-    return _run(argv, layout.code_dir, variables, request, layout, hooks, toolkit=True)
+    return Command(argv, layout.code_dir, variables)
+
+
+def container_command(
+    request: dict[str, Any], layout: TrainingLayout, command: LocalCommand, *, region: str
+) -> Command:
+    """A container image's local stand-in command, as ``docker run <image> train``."""
+    command.check()
+    variables = job_environment(request, layout, region=region)
+    variables["PATH"] = _path()  # the stand-in uses this machine's programs (Rscript, ...), not an image's
+    return Command([*command.argv, "train"], command.cwd, variables)
+
+
+def run_script(
+    request: dict[str, Any], layout: TrainingLayout, env: FrameworkEnv, *, region: str, hooks: JobHooks
+) -> list[str]:
+    """Run the image's ``train`` (the toolkit) in the framework environment; returns the job's log lines."""
+    cmd = script_command(request, layout, env, region=region)
+    return _run(cmd.argv, cmd.cwd, cmd.variables, request, layout, hooks, toolkit=True)
 
 
 def _install_bootstrap(env: FrameworkEnv) -> Path:
@@ -246,14 +272,12 @@ def run_container(
     request: dict[str, Any], layout: TrainingLayout, command: LocalCommand, *, region: str, hooks: JobHooks
 ) -> list[str]:
     """Run a container image's local stand-in command, as ``docker run <image> train``."""
-    command.check()
-    variables = job_environment(request, layout, region=region)
-    variables["PATH"] = _path()  # the stand-in uses this machine's programs (Rscript, ...), not an image's
-    argv = [*command.argv, "train"]
+    cmd = container_command(request, layout, command, region=region)
     hooks.log(
-        f"local stand-in of {request['AlgorithmSpecification']['TrainingImage']}: {' '.join(argv)} (in {command.cwd})"
+        f"local stand-in of {request['AlgorithmSpecification']['TrainingImage']}: {' '.join(cmd.argv)} "
+        f"(in {command.cwd})"
     )
-    return _run(argv, command.cwd, variables, request, layout, hooks, toolkit=False)
+    return _run(cmd.argv, cmd.cwd, cmd.variables, request, layout, hooks, toolkit=False)
 
 
 def _run(

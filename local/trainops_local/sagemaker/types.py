@@ -89,15 +89,17 @@ class ProcessingOutcome:
 StatusCallback = Callable[[StatusChange], None]
 MetricCallback = Callable[[MetricPoint], None]
 LogCallback = Callable[[str], None]
+HostLogCallback = Callable[[str, str], None]  # (host, line): a log line of another instance than algo-1
 StopCheck = Callable[[], bool]
 
 
 class JobFailed(Exception):
-    """The job fails with this FailureReason."""
+    """The job fails with this FailureReason (``host``: the instance that failed, when the job has several)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, host: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.host = host
 
 
 class JobStopped(Exception):
