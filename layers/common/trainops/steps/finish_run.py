@@ -13,7 +13,8 @@ from typing import Any
 from trainops import coalescing, notifications, telemetry
 from trainops.models import Registration, RunRequest
 from trainops.settings import Settings
-from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import config_of
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from trainops.errors import require
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, Skip
 from trainops.settings import Settings
-from trainops.steps.common import Clients, ledger_for, lint_errors
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import lint_errors
 from trainops.triggers import normalize
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import autopilot, callbacks, notifications, processing, registry, telemetry, training, tuning
+from trainops import callbacks, notifications, processing, registry, telemetry, training
 from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
-from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import config_of
 from trainops.types import split_s3_uri
 
 
@@ -27,6 +28,8 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         return dict(existing["registration"])
     extra: dict[str, str] = {}
     if job.kind == "tuning":
+        from trainops import tuning  # only a tuned run's registration pays for this import
+
         outcome = tuning.read_tuning_outcome(job.job_name, clients.sagemaker)
         extra = {
             "tuning-job": job.job_name,
@@ -34,6 +37,8 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         }
         job = callbacks.describe_job("training", outcome["best_training_job_name"], clients.sagemaker)
     if job.kind == "automl":
+        from trainops import autopilot  # only an Autopilot run's registration pays for this import
+
         count = autopilot.candidate_count(job.job_name, clients.sagemaker)
         extra = {"automl-job": job.job_name, "best-candidate": str(job.best_training_job)}
         if count is not None:

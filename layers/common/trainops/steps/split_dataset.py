@@ -9,7 +9,9 @@ from trainops.models import RunRequest, TrainingPlan
 from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.launch import answer_if_done
+from trainops.steps.runs import config_of
 
 
 def split_dataset(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from trainops import autopilot, training
 from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
-from trainops.steps.common import Clients, ledger_for, parse_run
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import parse_run
 
 
 def start_automl(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:

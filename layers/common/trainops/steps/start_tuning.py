@@ -7,7 +7,9 @@ from typing import Any
 
 from trainops import tuning
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.launch import answer_if_done, training_request
+from trainops.steps.runs import parse_run
 
 
 def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
