@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from trainops import logs
 from trainops.aws import error_code, translate
 from trainops.jobs import BY_DETAIL_TYPE, JOB_KINDS, TERMINAL
 from trainops.ledger import Ledger
@@ -88,7 +89,11 @@ def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) ->
         log.info(
             "job event ignored: %s",
             outcome["reason"],
-            extra={"detail_type": event.get("detail-type") if isinstance(event, dict) else None, **outcome},
+            extra={
+                "decision": "duplicate_skipped" if outcome.get("duplicate") else "event_ignored",
+                "detail_type": event.get("detail-type") if isinstance(event, dict) else None,
+                **outcome,
+            },
         )
     return outcome
 
@@ -104,7 +109,9 @@ def _handle(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str
     if token is None:
         return {"action": "ignored", "reason": f"no run waits for {name}", "job": name}
     if token.get("status") != "WAITING":
-        return {"action": "ignored", "reason": f"duplicate event: {name} was already answered", "job": name}
+        logs.bind(run_id=token.get("run_id"))
+        reason = f"duplicate event: {name} was already answered"
+        return {"action": "ignored", "reason": reason, "job": name, "duplicate": True}
     return answer(kind, name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
 
 
@@ -112,6 +119,7 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
     """Send the job's outcome to the task waiting on ``token``."""
     result = describe_job(kind, name, sagemaker)
     run_id = token["run_id"]
+    logs.bind(run_id=run_id)
     try:
         if result.status == "Completed":
             sfn.send_task_success(taskToken=token["task_token"], output=result.model_dump_json())
@@ -135,6 +143,14 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
             return {"action": "ignored", "reason": f"the task waiting for {name} is closed ({error_code(exc)})"}
         raise translate(exc, "SendTask*") from exc
     ledger.claim_token(name, result.status)
+    log.info(
+        "answered the run waiting for %s %s: %s (%s)",
+        kind,
+        name,
+        action,
+        result.status,
+        extra={"decision": "job_answered", "job": name, "status": result.status},
+    )
     return {"action": action, "job": name, "status": result.status, "run_id": run_id}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import callbacks, notifications, processing, registry, telemetry, training
+from trainops import callbacks, logs, notifications, processing, registry, telemetry, training
 from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
@@ -24,6 +24,7 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     if existing.get("model_package_arn"):
         # a retried RegisterModel task: the package exists already, never register twice; its events again (at
         # least once: the first attempt may have ended before it put them)
+        logs.decision("already_registered", f"a retried task: {existing['model_package_arn']} is registered already")
         _announce(request, Registration.model_validate(existing["registration"]), settings, clients)
         return dict(existing["registration"])
     extra: dict[str, str] = {}
@@ -59,6 +60,12 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
             tags=training.tags_for(request, config),
             extra_metadata=extra,
         )
+    logs.decision(
+        "model_registered",
+        f"registered {reg.model_package_arn}: {reg.approval_status} ({reg.reason})",
+        model_package_arn=reg.model_package_arn,
+        approval_status=reg.approval_status,
+    )
     ledger.update_run(
         request.run_id,
         {

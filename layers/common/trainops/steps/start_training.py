@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import training
+from trainops import logs, training
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
 from trainops.steps.launch import answer_if_done, training_request
@@ -34,5 +34,6 @@ def start_training(event: dict[str, Any], *, settings: Settings, clients: Client
             "checkpoint_seed": seeded,
         },
     )
+    logs.job_started("training", name, adopted=bool(created["adopted"]))
     answer_if_done(created, "training", name, "TrainingJobStatus", ledger, clients)
     return {"job_name": name, "adopted": created["adopted"], "incremental_from": base.package_arn if base else None}
