@@ -11,9 +11,11 @@ import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from trainops import logs
 from trainops.aws import error_code, translate
+from trainops.events import SageMakerStateChange
 from trainops.jobs import BY_DETAIL_TYPE, JOB_KINDS, TERMINAL
 from trainops.ledger import Ledger
 from trainops.models import JobResult
@@ -70,16 +72,17 @@ def describe_job(kind: str, name: str, sagemaker: Any) -> JobResult:
 
 def parse_event(event: Any) -> tuple[str, str, str] | str:
     """(kind, job name, status), or the reason the event is ignored."""
-    if not isinstance(event, dict) or event.get("source") != "aws.sagemaker":
+    try:
+        change = SageMakerStateChange.model_validate(event)
+    except ValidationError:
         return "not a SageMaker event"
-    job_kind = BY_DETAIL_TYPE.get(str(event.get("detail-type")))
+    job_kind = BY_DETAIL_TYPE.get(change.detail_type)
     if job_kind is None:
-        return f"detail-type {event.get('detail-type')!r} is not a job state change trainops waits for"
-    kind, name_field, status_field = job_kind.kind, job_kind.name_field, job_kind.status_field
-    detail = event.get("detail")
-    if not isinstance(detail, dict) or not detail.get(name_field) or not detail.get(status_field):
-        return f"event without detail.{name_field}/{status_field}"
-    return kind, str(detail[name_field]), str(detail[status_field])
+        return f"detail-type {change.detail_type!r} is not a job state change trainops waits for"
+    name, status = change.detail.get(job_kind.name_field), change.detail.get(job_kind.status_field)
+    if not isinstance(name, str) or not name or not isinstance(status, str) or not status:
+        return f"event without detail.{job_kind.name_field}/{job_kind.status_field}"
+    return job_kind.kind, name, status
 
 
 def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from trainops import logs
+from trainops.events import ScheduledEvent, parse
 from trainops.reconcile import reconcile
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
 
 
 def reconcile_jobs(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
-    del event  # the schedule's event carries nothing the step needs
+    # the rule's Scheduled Event carries nothing the sweep needs, but anything else is not the rule's
+    parse(ScheduledEvent, event, what="ReconcileJobs event", fix="ReconcileJobs runs on its 15-minute schedule rule")
     outcome = reconcile(
         ledger=ledger_for(settings, clients),
         sfn=clients.sfn,
