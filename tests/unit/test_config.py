@@ -198,7 +198,11 @@ def test_sync_schedule_creates_no_schedule_for_a_refused_expression():
     settings = type(
         "S", (), {"data_bucket": "b", "schedule_group": None, "state_machine_arn": "a", "scheduler_role_arn": "r"}
     )
-    event = {"source": "aws.s3", "detail": {"object": {"key": "config/demo.yaml"}}}
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "b"}, "object": {"key": "config/demo.yaml"}},
+    }
     scheduler = Scheduler()
     # When it syncs, Then it refuses the config, naming the field, and creates nothing
     with pytest.raises(ConfigInvalid) as info:

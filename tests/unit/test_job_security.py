@@ -13,7 +13,7 @@ from trainops.lint import lint_config
 from trainops.processing import build_split_request, split_outputs
 from trainops.security import CODE_CHANNEL_SOURCEDIR, StackSecurity, has_instance_store, image_trusted
 from trainops.settings import Settings
-from trainops.steps.common import lint_errors
+from trainops.steps.runs import lint_errors
 from trainops.training import build_training_request
 from trainops.tuning import build_tuning_request
 

@@ -474,7 +474,7 @@ def test_incremental_training_training_refuses_is_a_lint_error_with_the_same_wor
 def test_the_pipeline_refuses_an_untuned_config_with_lint_errors_before_anything_starts() -> None:
     # Given a config without tuning whose job SageMaker would refuse (101 hyperparameters)
     from trainops.errors import ConfigInvalid
-    from trainops.steps.common import lint_errors
+    from trainops.steps.runs import lint_errors
 
     config = parse_config(with_("algorithm.hyperparameters", {f"h{i}": 1 for i in range(101)}, UNTUNED))
     # When NormalizeRequest runs its gate, Then the run stops with the linter's field and fix

@@ -53,3 +53,56 @@ def test_no_import_cycles_in_the_shipped_package():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+# --- each handler imports only what its step uses (issue 13 item 3; speed is benchmarks/cold_start.py) ------------
+ROOT = PACKAGE.parents[2]
+FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
+# what a function may not load at import time, and the functions allowed to
+NOT_FOR_EVERY_FUNCTION = {
+    "trainops.config": {
+        "describe_automl",  # trainops.autopilot reads the config's types
+        "finish_run",
+        "normalize_request",
+        "register_model",
+        "select_algorithm",
+        "split_dataset",
+        "start_automl",
+        "start_training",
+        "start_tuning",
+        "sync_schedule",
+    },
+    "trainops.lint": set(),  # loaded on first use only (steps.runs.lint_errors)
+    "trainops.tuning": {"start_tuning"},
+    "trainops.autopilot": {"describe_automl", "start_automl"},
+    "trainops.registry": {"register_model"},
+    "trainops.planning": {"select_algorithm"},
+    "trainops.training": {"register_model", "split_dataset", "start_automl", "start_training", "start_tuning"},
+    "aws_xray_sdk": set(),
+    "aws_lambda_powertools.utilities.parser": set(),
+    "sagemaker": set(),
+    "pandas": set(),
+}
+
+
+def _imported_by(function: str) -> set[str]:
+    import subprocess
+    import sys
+
+    code = "import sys, app; print('\\n'.join(sys.modules))"
+    env = {"PYTHONPATH": f"{ROOT / 'functions' / function}:{PACKAGE.parent}", "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_each_function_imports_only_what_its_step_uses():
+    # Given each function's handler module, imported in a fresh interpreter as Lambda does
+    loaded = {function: _imported_by(function) for function in FUNCTIONS}
+    # Then a module heavier than the shared core is loaded only by the functions whose step uses it
+    wrong = {
+        module: sorted(f for f in FUNCTIONS if module in loaded[f] and f not in allowed)
+        for module, allowed in NOT_FOR_EVERY_FUNCTION.items()
+    }
+    assert {module: fs for module, fs in wrong.items() if fs} == {}
+    # and the functions that read no config load no YAML parser either
+    assert {f for f in FUNCTIONS if "yaml" in loaded[f]} <= NOT_FOR_EVERY_FUNCTION["trainops.config"]

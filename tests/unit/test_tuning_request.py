@@ -532,7 +532,7 @@ def test_start_tuning_creates_the_job_and_adopts_it_on_retry() -> None:
 
 
 def test_a_config_with_lint_errors_is_refused_by_the_pipelines_one_gate() -> None:
-    # linted once per run, at NormalizeRequest (steps.common.lint_errors -> lint.raise_on_errors), not again here
+    # linted once per run, at NormalizeRequest (steps.runs.lint_errors -> lint.raise_on_errors), not again here
     from trainops.lint import raise_on_errors
 
     bad = config({"ranges": {"eta": {"type": "continuous", "min": 0, "max": 1, "scaling": "Logarithmic"}}})

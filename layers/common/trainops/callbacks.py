@@ -11,8 +11,11 @@ import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
+from trainops import logs
 from trainops.aws import error_code, translate
+from trainops.events import SageMakerStateChange
 from trainops.jobs import BY_DETAIL_TYPE, JOB_KINDS, TERMINAL
 from trainops.ledger import Ledger
 from trainops.models import JobResult
@@ -69,16 +72,17 @@ def describe_job(kind: str, name: str, sagemaker: Any) -> JobResult:
 
 def parse_event(event: Any) -> tuple[str, str, str] | str:
     """(kind, job name, status), or the reason the event is ignored."""
-    if not isinstance(event, dict) or event.get("source") != "aws.sagemaker":
+    try:
+        change = SageMakerStateChange.model_validate(event)
+    except ValidationError:
         return "not a SageMaker event"
-    job_kind = BY_DETAIL_TYPE.get(str(event.get("detail-type")))
+    job_kind = BY_DETAIL_TYPE.get(change.detail_type)
     if job_kind is None:
-        return f"detail-type {event.get('detail-type')!r} is not a job state change trainops waits for"
-    kind, name_field, status_field = job_kind.kind, job_kind.name_field, job_kind.status_field
-    detail = event.get("detail")
-    if not isinstance(detail, dict) or not detail.get(name_field) or not detail.get(status_field):
-        return f"event without detail.{name_field}/{status_field}"
-    return kind, str(detail[name_field]), str(detail[status_field])
+        return f"detail-type {change.detail_type!r} is not a job state change trainops waits for"
+    name, status = change.detail.get(job_kind.name_field), change.detail.get(job_kind.status_field)
+    if not isinstance(name, str) or not name or not isinstance(status, str) or not status:
+        return f"event without detail.{job_kind.name_field}/{job_kind.status_field}"
+    return job_kind.kind, name, status
 
 
 def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str, Any]:
@@ -88,7 +92,11 @@ def handle_job_event(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) ->
         log.info(
             "job event ignored: %s",
             outcome["reason"],
-            extra={"detail_type": event.get("detail-type") if isinstance(event, dict) else None, **outcome},
+            extra={
+                "decision": "duplicate_skipped" if outcome.get("duplicate") else "event_ignored",
+                "detail_type": event.get("detail-type") if isinstance(event, dict) else None,
+                **outcome,
+            },
         )
     return outcome
 
@@ -104,7 +112,9 @@ def _handle(event: Any, *, ledger: Ledger, sfn: Any, sagemaker: Any) -> dict[str
     if token is None:
         return {"action": "ignored", "reason": f"no run waits for {name}", "job": name}
     if token.get("status") != "WAITING":
-        return {"action": "ignored", "reason": f"duplicate event: {name} was already answered", "job": name}
+        logs.bind(run_id=token.get("run_id"))
+        reason = f"duplicate event: {name} was already answered"
+        return {"action": "ignored", "reason": reason, "job": name, "duplicate": True}
     return answer(kind, name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
 
 
@@ -112,6 +122,7 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
     """Send the job's outcome to the task waiting on ``token``."""
     result = describe_job(kind, name, sagemaker)
     run_id = token["run_id"]
+    logs.bind(run_id=run_id)
     try:
         if result.status == "Completed":
             sfn.send_task_success(taskToken=token["task_token"], output=result.model_dump_json())
@@ -135,6 +146,14 @@ def answer(kind: str, name: str, token: dict[str, Any], *, ledger: Ledger, sfn: 
             return {"action": "ignored", "reason": f"the task waiting for {name} is closed ({error_code(exc)})"}
         raise translate(exc, "SendTask*") from exc
     ledger.claim_token(name, result.status)
+    log.info(
+        "answered the run waiting for %s %s: %s (%s)",
+        kind,
+        name,
+        action,
+        result.status,
+        extra={"decision": "job_answered", "job": name, "status": result.status},
+    )
     return {"action": action, "job": name, "status": result.status, "run_id": run_id}
 
 

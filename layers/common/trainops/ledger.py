@@ -206,6 +206,7 @@ class Ledger:
         retried task of the same run) may take it again. Raises RegistryBusy when another run holds it.
         """
         if not self.acquire_lock(project, owner):
+            log.info("project %s is locked by another run", project, extra={"decision": "lock_busy", "lock": project})
             raise RegistryBusy(
                 f"another run of project {project} is registering a model",
                 field="project",

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from trainops.aws import error_code, translate
 from trainops.config import load_config_text
 from trainops.errors import InvalidEvent
+from trainops.events import S3ObjectCreated, parse
 from trainops.naming import check_project_name
 from trainops.settings import Settings
 
@@ -25,10 +26,10 @@ def schedule_input(project: str) -> str:
 
 
 def sync_from_config_event(event: dict[str, Any], *, settings: Settings, s3: Any, scheduler: Any) -> dict[str, Any]:
-    detail = event.get("detail") or {}
-    key = (detail.get("object") or {}).get("key")
-    if event.get("source") != "aws.s3" or not isinstance(key, str) or not key.startswith("config/"):
-        raise InvalidEvent("expected an S3 Object Created event under config/", field="detail.object.key")
+    fix = "the config rule sends S3 Object Created events of config/<project>.yaml only: check the rule's pattern"
+    key = parse(S3ObjectCreated, event, what="config upload event", fix=fix).detail.object.key
+    if not key.startswith("config/"):
+        raise InvalidEvent(f"{key} is not under config/", field="detail.object.key", fix=fix)
     stem = key[len("config/") :]
     if not stem.endswith((".yaml", ".yml")) or "/" in stem:
         return {"action": "ignored", "reason": f"{key} is not config/<project>.yaml"}

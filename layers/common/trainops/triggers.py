@@ -26,6 +26,7 @@ from trainops.config import (
     load_config_text,
 )
 from trainops.errors import ConfigInvalid, ConfigNotFound, DatasetError, InvalidEvent, require
+from trainops.events import S3ObjectCreated, parse
 from trainops.models import Dataset, RunRequest, Skip, Trigger
 from trainops.naming import check_project_name, digest, run_id_for
 from trainops.types import split_s3_uri
@@ -309,29 +310,24 @@ def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s
             field="source",
             fix="only S3 'Object Created' events start runs",
         )
-    detail = event.get("detail") or {}
-    bucket = (detail.get("bucket") or {}).get("name")
-    obj = detail.get("object") or {}
-    key = obj.get("key")
-    if not bucket or not isinstance(key, str) or not key:
-        raise InvalidEvent("S3 event without detail.bucket.name or detail.object.key", field="detail.object.key")
+    created = parse(S3ObjectCreated, event, what="S3 Object Created event", fix="start runs from S3 uploads only")
+    bucket, obj = created.detail.bucket.name, created.detail.object
+    key, version_id = obj.key, obj.version_id
     if bucket != data_bucket:
         raise InvalidEvent(
             f"event for bucket {bucket!r}, not this stack's data bucket", field="detail.bucket.name", fix="check rule"
         )
-    # EventBridge carries the key as stored: it is NOT URL-decoded here (decoding would turn '+' into ' ').
-    project, where, skip = classify_key(key)
+    project, where, skip = classify_key(key)  # as stored: EventBridge does not URL-encode it (trainops.events)
     if where is None:
         return Skip(reason=skip or "not a dataset"), None
-    version_id = obj.get("version-id")
-    if where.kind == "file" and obj.get("size") == 0:
+    if where.kind == "file" and obj.size == 0:
         raise DatasetError(f"s3://{bucket}/{key} is empty (0 bytes)", field="detail.object.size", fix="upload data")
     dataset = inspect_dataset(_with_bucket(where, bucket, version_id if where.kind == "file" else None), s3)
     # A run's identity is the object (bucket, key, version or sequencer), never the event: the same upload
     # announced twice, even with another event time, is one run. Its time part is the object's, for sorting.
-    identity = (bucket, key, version_id or obj.get("sequencer") or obj.get("etag") or "")
-    run_id = run_id_for(_object_time(s3, bucket, key, version_id) or _parse_time(event.get("time")), *identity)
-    trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.get("sequencer")})
+    identity = (bucket, key, version_id or obj.sequencer or obj.etag or "")
+    run_id = run_id_for(_object_time(s3, bucket, key, version_id) or _parse_time(created.time), *identity)
+    trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.sequencer})
     return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from trainops import coalescing, notifications, telemetry
+from trainops import coalescing, logs, notifications, telemetry
 from trainops.models import Registration, RunRequest
 from trainops.settings import Settings
-from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import config_of
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -
         policy=policy,
         state_machine_arn=settings.state_machine_arn,
         sfn=clients.sfn,
+    )
+    logs.decision(
+        {"follow-up": "follow_up_started", "released": "slot_released"}.get(str(outcome.get("action")), "slot_kept"),
+        f"the project's run slot: {outcome.get('action')}"
+        + (f" ({outcome['reason']})" if outcome.get("reason") else ""),
+        follow_up=outcome.get("run_id") if outcome.get("action") == "follow-up" else None,
+        covers=outcome.get("covers"),
     )
     if outcome.get("action") == "follow-up" and not outcome.get("retried"):
         telemetry.record(request.project, {"FollowUpRuns": 1}, run_id=request.run_id, follow_up=outcome["run_id"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import coalescing, telemetry
+from trainops import coalescing, logs, telemetry
 from trainops.coalescing import FOLLOW_UP, Policy
 from trainops.errors import require
 from trainops.ledger import Ledger
 from trainops.models import RunRequest, Skip
 from trainops.settings import Settings
-from trainops.steps.common import Clients, ledger_for, lint_errors
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import lint_errors
 from trainops.triggers import normalize
 
 
@@ -24,7 +25,9 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
         s3=clients.s3,
     )
     if isinstance(result, Skip):
+        logs.decision("skipped", f"no run: {result.reason}")
         return result.model_dump(mode="json")
+    logs.bind(run_id=result.run_id, project=result.project)
     config = require(config, "the config of a run request")
     lint_errors(config, settings)
     ledger = ledger_for(settings, clients)
@@ -32,6 +35,7 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
         done = _already_trained(ledger.project_runs(result.project), result.dataset.uri, result.dataset.fingerprint)
         if done is not None:
             telemetry.record(result.project, {"RunsSkipped": 1}, reason="no new data")
+            logs.decision("no_new_data", f"scheduled retraining skipped: run {done} trained on this data", run=done)
             return Skip(
                 reason=f"scheduled retraining of {result.project}: no new data since run {done} "
                 f"({result.dataset.uri} unchanged)"
@@ -51,10 +55,12 @@ def normalize_request(event: dict[str, Any], *, settings: Settings, clients: Cli
     if not ledger.start_run(result.run_id, result.project, execution, fields):
         existing = ledger.get_run(result.run_id) or {}
         telemetry.record(result.project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=result.run_id)
+        logs.decision("duplicate_skipped", "duplicate delivery skipped", handled_by=existing.get("execution"))
         return Skip(
             reason=f"duplicate delivery: run {result.run_id} is already handled by {existing.get('execution')}"
         ).model_dump(mode="json")
     telemetry.record(result.project, {"RunsStarted": 1}, trigger=result.trigger.kind, run_id=result.run_id)
+    logs.decision("run_started", f"run started ({result.trigger.kind})", trigger=result.trigger.kind)
     return {"action": "run", "request": result.model_dump(mode="json")}
 
 
@@ -68,6 +74,7 @@ def _admit(
         if coalescing.admit_follow_up(ledger, project=project, run_id=run_id, execution=execution, covers=covers):
             return None
         reason = f"follow-up {run_id}: another run of {project} holds the project; that run covers its uploads"
+        logs.decision("follow_up_deferred", reason)
         return Skip(reason=reason).model_dump(mode="json")
     upload = {
         "trigger": result.trigger.kind,
@@ -90,11 +97,13 @@ def _admit(
     other = other or {}
     if outcome == "duplicate":
         telemetry.record(project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=run_id)
+        logs.decision("duplicate_skipped", "duplicate delivery skipped", handled_by=other.get("execution"))
         covered = f", covered by run {other['covered_by']}" if other.get("covered_by") else ""
         return Skip(
             reason=f"duplicate delivery: {run_id} was received by execution {other.get('execution')}{covered}"
         ).model_dump(mode="json")
     telemetry.record(project, {"RunsCoalesced": 1}, policy=policy, run_id=run_id)
+    logs.decision("slot_busy", f"the project's run slot is busy: {policy}", holder=other.get("holder"), policy=policy)
     then = (
         "when it ends, one follow-up run trains on the newest data"
         if policy == "coalesce"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import callbacks, telemetry
+from trainops import callbacks, logs, telemetry
 from trainops.models import RunFailure
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
@@ -30,6 +30,8 @@ def record_failure(event: dict[str, Any], *, settings: Settings, clients: Client
     if existing is None:
         fields["run_id"] = run_id
     ledger.update_run(run_id, {k: v for k, v in fields.items() if v is not None}, project=project)
+    logs.bind(run_id=run_id, project=project)
+    logs.decision("run_failed", f"run {run_id} ended {status}: {name}: {failure.cause}", error=name, status=status)
     metric = "RunsWithoutModel" if status == "NO_MODEL" else "RunsFailed"
     telemetry.record(str(project) if project else None, {metric: 1}, error=name, run_id=run_id)
     return failure.model_dump(mode="json")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import autopilot, callbacks, notifications, processing, registry, telemetry, training, tuning
+from trainops import callbacks, logs, notifications, processing, registry, telemetry, training
 from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
 from trainops.settings import Settings
-from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import config_of
 from trainops.types import split_s3_uri
 
 
@@ -23,10 +24,13 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
     if existing.get("model_package_arn"):
         # a retried RegisterModel task: the package exists already, never register twice; its events again (at
         # least once: the first attempt may have ended before it put them)
+        logs.decision("already_registered", f"a retried task: {existing['model_package_arn']} is registered already")
         _announce(request, Registration.model_validate(existing["registration"]), settings, clients)
         return dict(existing["registration"])
     extra: dict[str, str] = {}
     if job.kind == "tuning":
+        from trainops import tuning  # only a tuned run's registration pays for this import
+
         outcome = tuning.read_tuning_outcome(job.job_name, clients.sagemaker)
         extra = {
             "tuning-job": job.job_name,
@@ -34,6 +38,8 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
         }
         job = callbacks.describe_job("training", outcome["best_training_job_name"], clients.sagemaker)
     if job.kind == "automl":
+        from trainops import autopilot  # only an Autopilot run's registration pays for this import
+
         count = autopilot.candidate_count(job.job_name, clients.sagemaker)
         extra = {"automl-job": job.job_name, "best-candidate": str(job.best_training_job)}
         if count is not None:
@@ -54,6 +60,12 @@ def register_model(event: dict[str, Any], *, settings: Settings, clients: Client
             tags=training.tags_for(request, config),
             extra_metadata=extra,
         )
+    logs.decision(
+        "model_registered",
+        f"registered {reg.model_package_arn}: {reg.approval_status} ({reg.reason})",
+        model_package_arn=reg.model_package_arn,
+        approval_status=reg.approval_status,
+    )
     ledger.update_run(
         request.run_id,
         {

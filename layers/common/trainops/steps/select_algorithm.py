@@ -7,7 +7,8 @@ from typing import Any
 from trainops.models import RunRequest
 from trainops.planning import plan_training
 from trainops.settings import Settings
-from trainops.steps.common import Clients, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import config_of
 
 
 def select_algorithm(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import processing
+from trainops import logs, processing
 from trainops.models import RunRequest, TrainingPlan
 from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, config_of, ledger_for
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.launch import answer_if_done
+from trainops.steps.runs import config_of
 
 
 def split_dataset(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
@@ -30,5 +32,6 @@ def split_dataset(event: dict[str, Any], *, settings: Settings, clients: Clients
     ledger = ledger_for(settings, clients)
     ledger.store_token(body["ProcessingJobName"], "processing", event["task_token"], request.run_id)
     created = processing.create_processing_job(body, clients.sagemaker)
+    logs.job_started("processing", body["ProcessingJobName"], adopted=bool(created["adopted"]))
     answer_if_done(created, "processing", body["ProcessingJobName"], "ProcessingJobStatus", ledger, clients)
     return {"job_name": body["ProcessingJobName"], "adopted": created["adopted"]}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import autopilot, training
+from trainops import autopilot, logs, training
 from trainops.project_roles import project_role_arn
 from trainops.security import StackSecurity
 from trainops.settings import Settings
-from trainops.steps.common import Clients, ledger_for, parse_run
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.runs import parse_run
 
 
 def start_automl(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def start_automl(event: dict[str, Any], *, settings: Settings, clients: Clients)
         stack=StackSecurity.from_settings(settings),
     )
     started = autopilot.start_automl_job(body, clients.sagemaker)
+    logs.job_started("automl", started["job_name"], adopted=bool(started["adopted"]))
     ledger_for(settings, clients).update_run(request.run_id, {"automl_job": started["job_name"]})
     criteria = body["AutoMLProblemTypeConfig"]["TabularJobConfig"]["CompletionCriteria"]
     # the describe loop's state: the first wait, and the runtime that bounds it

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import registry, training
+from trainops import logs, training
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.launch import answer_if_done, training_request
+from trainops.steps.runs import parse_run
 
 
 def start_training(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
     request, plan, config = parse_run(event)
     base = None
     if config.incremental.enabled:
+        from trainops import registry  # only incremental training reads the registry here
+
         champion = registry.current_champion(request.project, clients.sagemaker)
         if champion is not None:
             base = registry.base_model_from(champion)
@@ -30,5 +34,6 @@ def start_training(event: dict[str, Any], *, settings: Settings, clients: Client
             "checkpoint_seed": seeded,
         },
     )
+    logs.job_started("training", name, adopted=bool(created["adopted"]))
     answer_if_done(created, "training", name, "TrainingJobStatus", ledger, clients)
     return {"job_name": name, "adopted": created["adopted"], "incremental_from": base.package_arn if base else None}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from trainops import tuning
+from trainops import logs, tuning
 from trainops.settings import Settings
-from trainops.steps.common import Clients, answer_if_done, ledger_for, parse_run, training_request
+from trainops.steps.common import Clients, ledger_for
+from trainops.steps.launch import answer_if_done, training_request
+from trainops.steps.runs import parse_run
 
 
 def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
@@ -27,6 +29,17 @@ def start_tuning(event: dict[str, Any], *, settings: Settings, clients: Clients)
         sagemaker_client=clients.sagemaker,
         objective=objective,
     )
+    warm = started.get("warm_start") or {}
+    logs.decision(
+        "warm_start",
+        f"warm start of {name}: {warm.get('type') or 'none'} from {len(warm.get('parents') or [])} parent(s)"
+        f" ({warm.get('reason')})",
+        job=name,
+        parents=warm.get("parents") or [],
+        warm_start_type=warm.get("type"),
+        reason=warm.get("reason"),
+    )
+    logs.job_started("tuning", name, adopted=bool(started.get("adopted")))
     ledger.update_run(request.run_id, {"tuning_job": name, "warm_start": json.dumps(started.get("warm_start"))})
     if started.get("adopted"):
         status = clients.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainops import logs
 from trainops.errors import TrainopsError
 from trainops.project_roles import ensure_project_role
 from trainops.schedules import sync_from_config_event
@@ -24,10 +25,12 @@ def sync_schedule(event: dict[str, Any], *, settings: Settings, clients: Clients
         "uploaded_at": str(event.get("time") or "") if isinstance(event, dict) else "",
         "sequencer": str(obj.get("sequencer") or obj.get("version-id") or obj.get("etag") or ""),
     }
+    logs.bind(project=_project_of(key))
     try:
         outcome = sync_from_config_event(event, settings=settings, s3=clients.s3, scheduler=clients.scheduler)
     except TrainopsError as exc:
         project = _project_of(key)
+        logs.decision("config_rejected", f"config {key} rejected: {type(exc).__name__}", key=key)
         if project is not None:
             ledger_for(settings, clients).record_config(
                 project,
@@ -47,6 +50,7 @@ def sync_schedule(event: dict[str, Any], *, settings: Settings, clients: Clients
         # a failure here fails the invocation, so Lambda retries it and then the RejectedConfigsQueue holds it
         outcome.update(ensure_project_role(str(outcome["project"]), settings=settings, iam=clients.iam))
         fields = {k: outcome.get(k) for k in ("action", "schedule", "expression", "role") if outcome.get(k)}
+        logs.decision("config_accepted", f"config {key} accepted: schedule {outcome.get('action')}", key=key, **fields)
         ledger_for(settings, clients).record_config(
             str(outcome["project"]),
             key,
