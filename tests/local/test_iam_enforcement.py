@@ -427,3 +427,72 @@ def test_a_transaction_is_judged_per_part() -> None:
         ("dynamodb:PutItem", "a"),
         ("dynamodb:ConditionCheckItem", "b"),
     ]
+
+
+# --------------------------------------------------------------------------------------------- conditions
+
+
+def test_events_source_and_a_new_roles_boundary_are_evaluated(cloud: LocalCloud) -> None:
+    """The condition values a request supplies are evaluated (StringEquals): events:source on PutEvents,
+    iam:PermissionsBoundary on CreateRole; conditions on values the adapter does not supply are not (docs)."""
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/the-boundary"
+    policy = allow(
+        {
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": bus,
+            "Condition": {"StringEquals": {"events:source": "trainops"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iam:CreateRole",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/trainops-*-jobs",
+            "Condition": {"StringEquals": {"iam:PermissionsBoundary": boundary}},
+        },
+    )
+    role = make_role(cloud, "conditional", policy)
+    events = as_role(cloud, role, "events")
+    events.put_events(Entries=[{"Source": "trainops", "DetailType": "t", "Detail": "{}"}])
+    error = denied(lambda: events.put_events(Entries=[{"Source": "aws.s3", "DetailType": "t", "Detail": "{}"}]))
+    assert f"events:PutEvents on resource: {bus} because" in error["Message"]
+    iam = as_role(cloud, role, "iam")
+    iam.create_role(
+        RoleName="trainops-a-jobs",
+        AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com"),
+        PermissionsBoundary=boundary,
+    )
+    error = denied(
+        lambda: iam.create_role(
+            RoleName="trainops-b-jobs",
+            AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com"),
+            PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/another",
+        )
+    )
+    assert error["Code"] == "AccessDenied"
+    assert "iam:CreateRole on resource: arn:aws:iam::123456789012:role/trainops-b-jobs" in error["Message"]
+
+
+def test_a_rest_call_without_a_body_is_authenticated(cloud: LocalCloud) -> None:
+    """Scheduler's DeleteSchedule (DELETE with a query string, no body): moto's own signature check fails it."""
+    machine_role = make_role(cloud, "del-machine", allow(("lambda:InvokeFunction", "*")), "states.amazonaws.com")
+    scheduler_admin = cloud.client("scheduler")
+    scheduler_admin.create_schedule(
+        Name="to-delete",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:x", "RoleArn": machine_role},
+    )
+    schedule = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/"
+    role = make_role(cloud, "deleter", allow(("scheduler:DeleteSchedule", schedule + "to-delete")))
+    scheduler = as_role(cloud, role, "scheduler")
+    error = denied(lambda: scheduler.delete_schedule(Name="another"))
+    assert error["Code"] == "AccessDeniedException"
+    assert f"on resource: {schedule}another because" in error["Message"]
+    error = denied(lambda: scheduler.delete_schedule(Name="to-delete", GroupName="other-group"))
+    assert (
+        "on resource: arn:aws:scheduler:us-east-1:123456789012:schedule/other-group/to-delete because"
+        in error["Message"]
+    )
+    scheduler.delete_schedule(Name="to-delete", GroupName="default")
+    assert "to-delete" not in {s["Name"] for s in scheduler_admin.list_schedules()["Schedules"]}

@@ -567,3 +567,28 @@ def test_mock_aws_replaces_the_environments_keys() -> None:
 
     with mock_aws():
         assert os.environ["AWS_ACCESS_KEY_ID"] == "FOOBARKEY"
+
+
+def test_moto_makes_a_failed_condition_an_explicit_deny() -> None:
+    """Why ``iam_enforcement._decide`` goes statement by statement: moto answers DENIED for an *Allow* statement
+    whose condition fails (on AWS the statement does not apply, and another may allow)."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    statement = {
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"events:source": "trainops"}},
+    }
+    result = IAMPolicyStatement(statement).is_action_permitted(
+        "events:PutEvents", "*", incoming_condition_values={"events:source": "other"}
+    )
+    assert result == PermissionResult.DENIED
+
+
+def test_moto_signs_the_parsed_parameters_of_a_request_without_a_body() -> None:
+    """Why ``iam_enforcement`` recomputes signatures on the raw body: moto signs ``body or data``, so a REST call
+    without a body (Scheduler's DeleteSchedule) never matches its signature under moto's own check."""
+    from moto.iam.access_control import IAMRequestBase
+
+    assert "data=self._body or self._data" in inspect.getsource(IAMRequestBase._create_aws_request)

@@ -30,6 +30,8 @@ class Authorization:
     action: str
     resources: tuple[str, ...]
     passed_roles: tuple[tuple[str, str], ...] = field(default=())  # (role ARN, service principal it goes to)
+    # condition keys the request supplies (moto evaluates StringEquals on them; other conditions are not evaluated)
+    context: tuple[tuple[str, str], ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,14 @@ def _rule(ctx: _Ctx) -> tuple[str, ...]:
 
 
 def _schedule(ctx: _Ctx) -> tuple[str, ...]:
-    group = str(ctx.get("GroupName") or "default")
+    # the group is in the body (Create, Update) or the query string as ``groupName`` (Delete, Get)
+    group = str(ctx.get("GroupName") or ctx.get("groupName") or "default")
     return (ctx.arn("scheduler", f"schedule/{group}/{ctx.get('Name') or '*'}"),)
+
+
+def _role(ctx: _Ctx) -> tuple[str, ...]:
+    path = str(ctx.get("Path") or "/")
+    return (ctx.arn("iam", f"role{path}{ctx.get('RoleName') or '*'}", region=False),)
 
 
 def _star(_: _Ctx) -> tuple[str, ...]:
@@ -245,6 +253,8 @@ _TABLE: dict[tuple[str, str], tuple[str, Resolver]] = {
         for verb in ("Create", "Update", "Delete", "Get")
     },
     ("sns", "Publish"): ("sns:Publish", _param("TopicArn")),
+    # moto's IAM judges these on the role ARN too; listed for the iam:PermissionsBoundary a CreateRole supplies
+    ("iam", "CreateRole"): ("iam:CreateRole", _role),
 }
 
 # (signing name, operation) -> where the request names roles it passes, and to which service
@@ -295,6 +305,18 @@ def authorization(
     if key in _PASSES:
         service, roles = _PASSES[key]
         passed = tuple((str(role), service) for role in roles(ctx) if role)
+    if key == ("events", "PutEvents"):  # events:source, per bus and source
+        pairs = {
+            (_event_buses(_Ctx(partition, region, account, {"Entries": [e]}))[0], str((e or {}).get("Source") or ""))
+            for e in ctx.get("Entries") or [{}]
+        }
+        return [Authorization(action, (bus,), context=(("events:source", src),)) for bus, src in sorted(pairs)]
+    if key == ("iam", "CreateRole") and ctx.get("PermissionsBoundary"):
+        return [
+            Authorization(
+                action, resolve(ctx), context=(("iam:PermissionsBoundary", str(ctx.get("PermissionsBoundary"))),)
+            )
+        ]
     if operation in ("TransactWriteItems", "TransactGetItems"):
         checks: list[Authorization] = []
         for item in ctx.get("TransactItems") or []:
