@@ -91,6 +91,8 @@ _tls = threading.local()
 _sessions: dict[tuple[str, str], dict[str, str]] = {}  # (role ARN, session name) -> credentials
 _issued_env_keys: set[str] = set()  # access keys put in a Lambda environment: part of the default chain
 _interpreter_clients: dict[tuple[str, str, str], Any] = {}
+_session_keys: dict[tuple[str, str, str], bool] = {}
+_parsed_policies: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------------------------------- who calls
@@ -102,8 +104,15 @@ def _access_key_id(headers: Any) -> str | None:
 
 
 def is_role_session(account_id: str, partition: str, access_key_id: str) -> bool:
-    """Whether moto's STS issued this access key for an assumed role (AssumeRole)."""
-    return any(r.access_key_id == access_key_id for r in sts_backends[account_id][partition].assumed_roles)
+    """Whether moto's STS issued this access key for an assumed role (AssumeRole); remembered while installed (an
+    access key id is never reissued)."""
+    key = (account_id, partition, access_key_id)
+    known = _session_keys.get(key)
+    if known is None:
+        known = any(r.access_key_id == access_key_id for r in sts_backends[account_id][partition].assumed_roles)
+        if installed() and (known or not access_key_id.startswith("ASIA")):  # moto's session keys start ASIA
+            _session_keys[key] = known
+    return known
 
 
 def _role_session_request(self: Any) -> bool:
@@ -162,15 +171,33 @@ def _params(self: Any) -> dict[str, Any]:
     return params
 
 
+def _parsed(policy: Any) -> Any:
+    """moto's IAMPolicy for an inline document (text) or a managed policy, parsed once per document text."""
+    from moto.iam.access_control import IAMPolicy
+
+    # an inline document, or a managed policy: its default version's document
+    text = policy if isinstance(policy, str) else next(v.document for v in policy.versions if v.is_default)
+    found = _parsed_policies.get(text)
+    if found is None:
+        found = IAMPolicy(text)
+        if len(_parsed_policies) > 4096:
+            _parsed_policies.clear()
+        _parsed_policies[text] = found
+    return found
+
+
 def _policies(access_key: Any) -> tuple[list[Any], list[Any]]:
     """The role's identity policies and its permissions boundary (empty: none)."""
     from moto.iam.access_control import IAMPolicy
 
-    identity = [IAMPolicy(p) for p in access_key.collect_policies()]
+    identity = [_parsed(p) for p in access_key.collect_policies()]
     boundary: list[Any] = []
     role = access_key.backend.get_role(access_key._owner_role_name)
     if role.permissions_boundary_arn:
-        boundary = [IAMPolicy(access_key.backend.get_policy(role.permissions_boundary_arn))]
+        try:
+            boundary = [IAMPolicy(access_key.backend.get_policy(role.permissions_boundary_arn))]
+        except Exception:  # a boundary that no longer exists allows nothing
+            boundary = [IAMPolicy(json.dumps({"Version": "2012-10-17", "Statement": []}))]
     return identity, boundary
 
 
@@ -337,6 +364,8 @@ def uninstall() -> None:
         _sessions.clear()
         _issued_env_keys.clear()
         _interpreter_clients.clear()
+        _session_keys.clear()
+        _parsed_policies.clear()
 
 
 def installed() -> bool:
