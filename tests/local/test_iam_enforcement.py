@@ -496,3 +496,23 @@ def test_a_rest_call_without_a_body_is_authenticated(cloud: LocalCloud) -> None:
     )
     scheduler.delete_schedule(Name="to-delete", GroupName="default")
     assert "to-delete" not in {s["Name"] for s in scheduler_admin.list_schedules()["Schedules"]}
+
+
+def test_creating_a_state_machine_or_a_function_checks_passrole_too(cloud: LocalCloud) -> None:
+    machine_role = make_role(cloud, "pass-me", allow(("lambda:InvokeFunction", "*")), "states.amazonaws.com")
+    creator = make_role(cloud, "creator", allow(("states:CreateStateMachine", "*"), ("lambda:CreateFunction", "*")))
+    sfn, lam = as_role(cloud, creator, "stepfunctions"), as_role(cloud, creator, "lambda")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    error = denied(lambda: sfn.create_state_machine(name="m", definition=definition, roleArn=machine_role))
+    assert f"iam:PassRole on resource: {machine_role} because" in error["Message"]
+    error = denied(
+        lambda: lam.create_function(
+            FunctionName="f",
+            Runtime="python3.12",
+            Role=machine_role,
+            Handler="a.h",
+            Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+        )
+    )
+    assert error["Code"] == "AccessDeniedException"
+    assert f"iam:PassRole on resource: {machine_role} because" in error["Message"]

@@ -126,6 +126,10 @@ def _param(name: str) -> Resolver:
     return lambda ctx: (str(ctx.get(name) or "*"),)
 
 
+def _state_machine(ctx: _Ctx) -> tuple[str, ...]:
+    return (ctx.arn("states", f"stateMachine:{ctx.get('name') or '*'}"),)
+
+
 def _lambda_function(ctx: _Ctx) -> tuple[str, ...]:
     name = str(ctx.get("FunctionName") or "*")
     if name.startswith("arn:"):
@@ -230,6 +234,8 @@ _TABLE: dict[tuple[str, str], tuple[str, Resolver]] = {
             "ListCandidatesForAutoMLJob",
         )
     },
+    ("states", "CreateStateMachine"): ("states:CreateStateMachine", _state_machine),
+    ("states", "UpdateStateMachine"): ("states:UpdateStateMachine", _param("stateMachineArn")),
     ("states", "StartExecution"): ("states:StartExecution", _param("stateMachineArn")),
     ("states", "StartSyncExecution"): ("states:StartSyncExecution", _param("stateMachineArn")),
     ("states", "ListExecutions"): ("states:ListExecutions", _param("stateMachineArn")),
@@ -241,6 +247,8 @@ _TABLE: dict[tuple[str, str], tuple[str, Resolver]] = {
         ("states", op): (f"states:{op}", _star)
         for op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "ListStateMachines")
     },
+    ("lambda", "CreateFunction"): ("lambda:CreateFunction", _lambda_function),
+    ("lambda", "UpdateFunctionConfiguration"): ("lambda:UpdateFunctionConfiguration", _lambda_function),
     ("lambda", "Invoke"): ("lambda:InvokeFunction", _lambda_function),
     ("lambda", "InvokeAsync"): ("lambda:InvokeFunction", _lambda_function),
     ("lambda", "GetFunction"): ("lambda:GetFunction", _lambda_function),
