@@ -15,7 +15,7 @@ from trainops.errors import TrainopsError
 from trainops.lint import lint_config
 from trainops.naming import check_project_name
 
-from trainops_local.cloud import LocalCloud
+from trainops_local.cloud import LocalCloud, iam_enforcement
 from trainops_local.cloud.local_cloud import TERMINAL_EXECUTION_STATUSES
 from trainops_local.cloud.persistence import LocalState
 from trainops_local.configfile import ConfigFile, read_config_file
@@ -158,7 +158,9 @@ class LocalTrainops:
         self.outputs: dict[str, Any] = {}
 
     def _install_sagemaker(self, cloud: LocalCloud) -> None:
-        local_sagemaker.install(self.workdir / "jobs", region=cloud.region)
+        jobs = local_sagemaker.install(self.workdir / "jobs", region=cloud.region)
+        if cloud.iam:  # each job reads and writes S3 with its execution role's credentials
+            jobs.job_s3_factory = iam_enforcement.job_s3_factory(cloud.region)
         local_tuning.install()
 
     def _uninstall_sagemaker(self, cloud: LocalCloud) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from trainops_local.cloud.local_cloud import IAM_ENV
 
 from tests.conftest import EXAMPLES, ROOT, bad_rows_in_the_middle
 
@@ -19,13 +21,29 @@ TRAINOPS = [sys.executable, "-m", "trainops_local.cli"]
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
 
 
-def trainops(*args: str, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+# A project without an uploaded config has no job role (trainops-<project>-jobs is made by SyncSchedule when its
+# config is accepted), so with IAM enforced its runs fail, as they do on AWS (an open defect, pinned in
+# tests/e2e/test_iam.py). Tests about config-less runs run without enforcement until it is fixed; the others
+# upload a config of their project's name only (everything else still inferred).
+IAM_OFF = {**os.environ, IAM_ENV: "0"}
+
+
+def trainops(
+    *args: str, timeout: float = 600, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``trainops`` in ``cwd`` (default: a fresh folder, so the default --workdir .trainops is new, as on a
     machine that never ran trainops; relative paths in ``args`` resolve there)."""
     if cwd is None:
         cwd = Path(tempfile.mkdtemp(prefix="trainops-e2e-"))
         atexit.register(shutil.rmtree, cwd, True)
-    return subprocess.run([*TRAINOPS, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return subprocess.run([*TRAINOPS, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def name_only_config(folder: Path, project: str) -> str:
+    """A config naming only the project (everything else inferred): uploading it makes the project's job role."""
+    path = folder / f"{project}.yaml"
+    path.write_text(f"project: {project}\n")
+    return str(path)
 
 
 def test_demo_runs_the_main_job_and_a_tuning_run():
@@ -43,7 +61,9 @@ def test_demo_runs_the_main_job_and_a_tuning_run():
 
 
 def test_local_run_without_config_says_what_it_inferred_and_second_run_meets_the_champion(tmp_path):
-    result = trainops("local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json")
+    result = trainops(
+        "local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json", env=IAM_OFF
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     fields = {i["field"]: i for i in first["inferred"]}
@@ -106,7 +126,8 @@ def test_incremental_xgboost_resumes_from_the_approved_model(tmp_path):
 
 def test_bad_data_fails_the_job_and_the_cli_shows_state_error_and_cause(tmp_path):
     data = bad_rows_in_the_middle(tmp_path / "bad")
-    result = trainops("local", "run", "--project", "baddata", "--data", str(data), "--json")
+    config = name_only_config(tmp_path, "baddata")
+    result = trainops("local", "run", "--project", "baddata", "--data", str(data), "--config", config, "--json")
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert summary["status"] == "FAILED"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.e2e.test_cli import trainops
+from tests.e2e.test_cli import name_only_config, trainops
 
 pytestmark = pytest.mark.e2e
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
@@ -18,7 +18,8 @@ def test_runs_models_and_start_against_the_local_state(tmp_path):
     def cli(*args: str):
         return trainops(*args, cwd=tmp_path)
 
-    ran = cli("local", "run", "--project", "opscli", "--data", str(DATA), "--json")
+    config = name_only_config(tmp_path, "opscli")
+    ran = cli("local", "run", "--project", "opscli", "--data", str(DATA), "--config", config, "--json")
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
     first = json.loads(ran.stdout)
     # runs list / show / logs read what the first command kept in ./.trainops
@@ -50,7 +51,10 @@ def test_runs_models_and_start_against_the_local_state(tmp_path):
 def test_unknown_things_and_missing_state_exit_2(tmp_path):
     missing = trainops("runs", "list", "--workdir", str(tmp_path / "none"), "--json")
     assert missing.returncode == 2 and "holds no local cloud state" in json.loads(missing.stdout)["error"]
-    ran = trainops("local", "run", "--project", "opsbad", "--data", str(DATA), "--json", cwd=tmp_path)
+    config = name_only_config(tmp_path, "opsbad")
+    ran = trainops(
+        "local", "run", "--project", "opsbad", "--data", str(DATA), "--config", config, "--json", cwd=tmp_path
+    )
     assert ran.returncode == 0
     for args, words in [
         (("runs", "show", "nope"), "no run 'nope'"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from trainops_local.report import write_report
@@ -12,7 +13,7 @@ from trainops_local.report.command import local_source
 from trainops_local.report.data import RunNotFound, parse_curves
 
 from tests.conftest import EXAMPLES
-from tests.e2e.test_cli import trainops
+from tests.e2e.test_cli import name_only_config, trainops
 
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
 TUNING = """project: {project}
@@ -102,7 +103,7 @@ def test_a_tuned_run_reports_each_job_its_curves_and_the_hyperparameters(trainop
 
 def test_a_training_run_reports_its_learning_curves(trainops_cloud, tmp_path):
     app = trainops_cloud
-    summary = app.run("reported-plain", DATA, None, timeout=300)
+    summary = app.run("reported-plain", DATA, Path(name_only_config(tmp_path, "reported-plain")), timeout=300)
     assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
     report = write_report(local_source(app), summary.run_id, tmp_path / "plain")
     _assert_offline_page(report)
@@ -143,7 +144,7 @@ def test_local_run_writes_the_report_and_report_says_what_it_needs(tmp_path):
     # Given a local run asked for its report
     result = trainops(
         "local", "run", "--project", "cli-report", "--data", str(DATA), "--json", "--workdir", str(tmp_path / "wd"),
-        "--report", str(tmp_path / "out"),
+        "--report", str(tmp_path / "out"), "--config", name_only_config(tmp_path, "cli-report"),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(result.stdout)

@@ -288,3 +288,39 @@ def test_a_tuning_run_of_an_earlier_command_reads_as_it_ended(tmp_path: Path) ->
         assert package["CustomerMetadataProperties"]
         streams = app.cloud.client("logs").describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")
         assert any(s["logStreamName"].startswith(best["TrainingJobName"]) for s in streams["logStreams"])
+
+
+def test_roles_made_at_run_time_are_kept_with_their_policies_and_boundary(tmp_path: Path) -> None:
+    """A project's job role (made by SyncSchedule on a config upload) outlives the command, as on AWS: with IAM
+    enforced the project's next run needs it."""
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    with cloud_on(tmp_path) as cloud:
+        cloud.deploy(MINI, "mini")
+        iam = cloud.client("iam")
+        boundary = iam.create_policy(PolicyName="cap", PolicyDocument=policy)["Policy"]["Arn"]
+        iam.create_role(RoleName="trainops-p-jobs", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary)
+        iam.put_role_policy(RoleName="trainops-p-jobs", PolicyName="project", PolicyDocument=policy)
+    with cloud_on(tmp_path) as cloud:
+        cloud.deploy(MINI, "mini")
+        iam = cloud.client("iam")
+        role = iam.get_role(RoleName="trainops-p-jobs")["Role"]
+        assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        assert (
+            json.loads(
+                json.dumps(iam.get_role_policy(RoleName="trainops-p-jobs", PolicyName="project")["PolicyDocument"])
+            )["Statement"][0]["Action"]
+            == "s3:*"
+        )
+        # the template's own roles are the new deploy's, not doubled
+        names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+        assert len(names) == len(set(names))

@@ -501,3 +501,94 @@ def test_s3_authorization_goes_through_one_mixin_method() -> None:
     source = inspect.getsource(S3Response)
     assert source.count("self._authenticate_and_authorize_s3_action(") >= 8
     assert "key_name=" in source
+
+
+# --------------------------------------------------------------------------------------------- iam_enforcement.py
+
+
+def test_moto_authorizes_most_services_against_star() -> None:
+    """Why ``iam_resources`` resolves ARNs: moto judges a request on ``_determine_resource()`` where the response class
+    defines it (S3, SQS, IAM, STS) and on ``"*"`` otherwise, so a statement scoped to a table, a job or a state
+    machine would never match."""
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    source = inspect.getsource(BaseResponse.call_action)
+    assert 'hasattr(self, "_determine_resource")' in source
+    assert "self._authenticate_and_authorize_normal_action(resource)" in source
+    for cls in (DynamoHandler, SageMakerResponse, StepFunctionResponse):
+        assert not hasattr(cls, "_determine_resource"), cls
+
+
+def test_global_switch_refuses_the_environments_keys(plain_moto: None) -> None:
+    """Why enforcement is keyed on role sessions: moto's own switch refuses every request signed with keys that are
+    not an IAM user's or a role session's (the tests', the CLI's, moto's internal callers')."""
+    from botocore.exceptions import ClientError
+    from moto.core import set_initial_no_auth_action_count
+
+    @set_initial_no_auth_action_count(0)
+    def call() -> None:
+        boto3.client("dynamodb", region_name=REGION).list_tables()
+
+    with pytest.raises(ClientError) as refused:
+        call()
+    # and it answers in XML, which a JSON service's client cannot read (why the adapter answers JSON services with
+    # AccessDeniedException in JSON, as AWS does)
+    assert refused.value.response["Error"]["Code"] == "403"
+
+
+def test_moto_names_the_lambda_action_invoke_not_invokefunction(plain_moto: None) -> None:
+    """Why ``iam_resources`` maps operations to IAM actions: moto's authorizer would ask for ``lambda:Invoke``."""
+    from moto.core.responses import get_service_model
+
+    assert "Invoke" in get_service_model("lambda").operation_names
+    assert "InvokeFunction" not in get_service_model("lambda").operation_names
+
+
+def test_interpreter_signs_with_fixed_keys_and_passes_the_execution_role() -> None:
+    """Why ``iam_enforcement.install_cloud`` replaces ``lambda_eval_utils.boto_client_for``: moto's interpreter signs
+    with ``ak``/``sk``, and gives the function the state's credentials, which are the execution's role by default."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    assert 'aws_access_key_id="ak"' in inspect.getsource(boto_client.boto_client_for)
+    assert "boto_client_for(" in inspect.getsource(lambda_eval_utils.exec_lambda_function)
+    assert "state_credentials=" in inspect.getsource(lambda_eval_utils._invoke_lambda_function)
+    assert "env.aws_execution_details.role_arn" in inspect.getsource(StateTask._eval_state_credentials)
+
+
+def test_mock_aws_replaces_the_environments_keys() -> None:
+    """Why ``iam_enforcement`` takes the administrator's keys from the environment when it is installed: inside
+    ``mock_aws`` they are moto's, not the ones the caller set."""
+    import os
+
+    with mock_aws():
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "FOOBARKEY"
+
+
+def test_moto_makes_a_failed_condition_an_explicit_deny() -> None:
+    """Why ``iam_enforcement._decide`` goes statement by statement: moto answers DENIED for an *Allow* statement
+    whose condition fails (on AWS the statement does not apply, and another may allow)."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    statement = {
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"events:source": "trainops"}},
+    }
+    result = IAMPolicyStatement(statement).is_action_permitted(
+        "events:PutEvents", "*", incoming_condition_values={"events:source": "other"}
+    )
+    assert result == PermissionResult.DENIED
+
+
+def test_moto_signs_the_parsed_parameters_of_a_request_without_a_body() -> None:
+    """Why ``iam_enforcement`` recomputes signatures on the raw body: moto signs ``body or data``, so a REST call
+    without a body (Scheduler's DeleteSchedule) never matches its signature under moto's own check."""
+    from moto.iam.access_control import IAMRequestBase
+
+    assert "data=self._body or self._data" in inspect.getsource(IAMRequestBase._create_aws_request)

@@ -40,8 +40,9 @@ def isolated(aws: None, make_csv: Any, tmp_path: Path) -> Iterator[dict[str, Any
     iam = boto3.client("iam", region_name=REGION)
     for bucket in (DATA, ARTIFACTS):
         s3.create_bucket(Bucket=bucket)
-    for name in ("boundary", "common"):
-        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    for name, actions in (("boundary", ["logs:*", "s3:*"]), ("common", ["logs:*"])):
+        # the boundary caps the role (the enforcement evaluates it); the stack's allows the job prefixes' S3 too
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
         iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(doc))
     x, y = load_breast_cancer(return_X_y=True)
     for project in ("alpha", "beta"):

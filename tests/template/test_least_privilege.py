@@ -108,6 +108,21 @@ def test_sagemaker_statements_name_only_what_trainops_creates():
     assert seen >= 10
 
 
+def test_an_action_aws_cannot_scope_is_never_granted_on_a_scoped_resource():
+    """An action whose reference entry lists no resource type is authorized against "*" by IAM: a statement naming
+    resources never allows it (on AWS the call is denied). Found by the local cloud's IAM enforcement:
+    ``sagemaker:ListCandidatesForAutoMLJob`` was granted on ``automl-job/trainops-*``."""
+    wrong = []
+    for name, function in _functions().items():
+        for stmt in _statements(function):
+            if stmt["Effect"] != "Allow" or _resources(stmt) == ["*"]:
+                continue
+            for action in _actions(stmt):
+                if "*" not in action and _resource_types(action) == []:
+                    wrong.append((name, stmt.get("Sid"), action))
+    assert not wrong
+
+
 def test_statements_wider_than_the_prefix_are_the_ones_aws_cannot_scope():
     for name, function in _functions().items():
         for stmt in _statements(function):

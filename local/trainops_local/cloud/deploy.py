@@ -629,7 +629,8 @@ class _Engine:
         )["Role"]
         for arn in p.get("ManagedPolicyArns") or []:
             if str(arn).startswith("arn:aws:iam::aws:policy/"):
-                # moto loads AWS managed policies only on request (~1.3 s); IAM is not enforced locally.
+                # moto loads AWS managed policies only on request (~1.3 s): recorded, not attached, so IAM enforcement
+                # (iam_enforcement) does not see them (docs/security.md: logs are captured, not written via the API)
                 self.managed_policies.setdefault(name, []).append(arn)
                 continue
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import boto3
 
-from . import dynamodb, s3, sfn, validation
+from . import dynamodb, iam_enforcement, s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
@@ -41,6 +41,17 @@ _CLEARED_ENV = (
 )
 
 Hook = Callable[["LocalCloud"], None]
+IAM_ENV = "TRAINOPS_LOCAL_IAM"
+
+
+def iam_from_environment() -> bool:
+    """Whether ``$TRAINOPS_LOCAL_IAM`` turns IAM enforcement on (``1``, ``true``, ``yes``, ``on``)."""
+    value = os.environ.get(IAM_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{IAM_ENV}={value!r}: expected 1/true/yes/on or 0/false/no/off")
 
 
 class LocalCloud:
@@ -73,12 +84,15 @@ class LocalCloud:
         event_workers: int = 4,
         moto_config: Mapping[str, Any] | None = None,
         state: LocalState | None = None,
+        iam: bool | None = None,
     ) -> None:
         self.workdir = Path(workdir).absolute()  # jobs and handlers run in other folders: never relative
         self.state = state
         self._restored = False
         self.region = region
         self.strict_validation = strict_validation
+        # IAM enforced for every role's call (trainops_local.cloud.iam_enforcement); default: $TRAINOPS_LOCAL_IAM
+        self.iam = iam_from_environment() if iam is None else iam
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
         self.runner = LambdaRunner(self.workdir)
@@ -130,6 +144,8 @@ class LocalCloud:
             dynamodb.install()
             self.runner.install()
             self.events.install()
+            if self.iam:
+                iam_enforcement.install_cloud(self)
             for hook in self.on_start:
                 hook(self)
         except BaseException:
@@ -151,6 +167,7 @@ class LocalCloud:
                 hook(self)
             except Exception as exc:
                 errors.append(exc)
+        iam_enforcement.uninstall_cloud()
         self.events.uninstall()
         self.runner.uninstall()
         sfn.uninstall()

@@ -16,10 +16,13 @@ Kept (moto's own records, pickled as they are, so Describe*/List*/Get* answer ex
 * Step Functions: every *terminal* execution, with its input, output, error, cause and full history
 * EventBridge Scheduler: schedules (and groups) created at run time; CloudWatch: metric data points;
   CloudWatch Logs: log groups and streams (the jobs' logs)
+* IAM: the roles made at run time (each project's ``trainops-<project>-jobs``, written by SyncSchedule), with
+  their policies and boundary: with IAM enforced a project's jobs need theirs, as on AWS where it stays
 
 Not kept: running Step Functions executions (their interpreter threads cannot be; the command stops them,
-so they are kept as ``ABORTED``), SQS messages (moto's queues hold locks), SNS, KMS keys, IAM and Lambda
-(all recreated from the template), and what only a running process knows (a job's local environment notes).
+so they are kept as ``ABORTED``), SQS messages (moto's queues hold locks), SNS, KMS keys, the template's IAM
+resources and Lambda (all recreated from the template), and what only a running process knows (a job's local
+environment notes).
 
 The format is stamped in ``state.json``; a workdir written in another format is refused with a message that
 names ``trainops local reset``. One command at a time uses a workdir (an exclusive lock).
@@ -79,6 +82,7 @@ class Snapshot:
     schedule_groups: dict[str, Any] = field(default_factory=dict)  # name -> moto ScheduleGroup (its schedules)
     log_groups: dict[str, Any] = field(default_factory=dict)
     metric_data: list[Any] = field(default_factory=list)
+    iam_roles: dict[str, Any] = field(default_factory=dict)  # role name -> moto Role, made at run time
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind (for messages and tests)."""
@@ -228,6 +232,7 @@ def capture(region: str, account_id: str) -> Snapshot:
     """moto's records of the running ``mock_aws``, as a :class:`Snapshot`."""
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.dynamodb.models import dynamodb_backends
+    from moto.iam.models import iam_backends
     from moto.logs.models import logs_backends
     from moto.s3.models import s3_backends
     from moto.sagemaker.models import sagemaker_backends
@@ -257,6 +262,7 @@ def capture(region: str, account_id: str) -> Snapshot:
     snapshot.schedule_groups = dict(scheduler.schedule_groups)
     snapshot.log_groups = dict(logs_backends[account_id][region].groups)
     snapshot.metric_data = list(cloudwatch_backends[account_id][region].metric_data)
+    snapshot.iam_roles = {role.name: role for role in list(iam_backends[account_id]["aws"].roles.values())}
     return snapshot
 
 
@@ -395,6 +401,19 @@ def _restore_rest(snapshot: Snapshot, account_id: str, region: str) -> None:
                 existing.streams.setdefault(stream_name, stream)
     cloudwatch = cloudwatch_backends[account_id][region]
     cloudwatch.metric_data[:0] = snapshot.metric_data
+    _restore_roles(snapshot, account_id)
+
+
+def _restore_roles(snapshot: Snapshot, account_id: str) -> None:
+    """The roles a command made at run time; the template's (just created, same names) win. A snapshot written
+    before roles were kept has none."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["aws"]
+    present = {role.name for role in iam.roles.values()}
+    for name, role in getattr(snapshot, "iam_roles", {}).items():
+        if name not in present:
+            iam.roles[role.id] = role
 
 
 class _NoCallbacks:
