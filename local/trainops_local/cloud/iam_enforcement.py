@@ -350,7 +350,7 @@ def install() -> None:
         _originals["auth_instance"] = RequestSigner.get_auth_instance
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authorize_normal  # type: ignore[method-assign]
         ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _authorize_s3  # type: ignore[method-assign]
-        RequestSigner.get_auth_instance = _get_auth_instance  # type: ignore[method-assign]
+        RequestSigner.get_auth_instance = _get_auth_instance
 
 
 def uninstall() -> None:
@@ -359,7 +359,7 @@ def uninstall() -> None:
             return
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _originals.pop("normal")  # type: ignore[method-assign]
         ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _originals.pop("s3")  # type: ignore[method-assign]
-        RequestSigner.get_auth_instance = _originals.pop("auth_instance")  # type: ignore[method-assign]
+        RequestSigner.get_auth_instance = _originals.pop("auth_instance")
         _originals.pop("admin", None)
         _sessions.clear()
         _issued_env_keys.clear()
@@ -463,7 +463,7 @@ def install_cloud(cloud: LocalCloud) -> None:
             from botocore.config import Config
 
             creds = role_credentials(str(role_arn), STATES_SESSION_NAME, region)
-            found = boto3.client(  # type: ignore[call-overload]
+            found = boto3.client(
                 service,
                 region_name=region,
                 aws_access_key_id=creds["AccessKeyId"],
@@ -491,7 +491,7 @@ def install_cloud(cloud: LocalCloud) -> None:
         with acting_as(str(role_arn), SCHEDULER_SESSION_NAME, region):
             return fire_schedule(name, group, region=region, **kwargs)
 
-    events.fire_schedule = fire_as_scheduler  # type: ignore[method-assign]
+    events.fire_schedule = fire_as_scheduler  # type: ignore[assignment]
     _originals["cloud.fire_schedule"] = (events, fire_schedule)
 
 
