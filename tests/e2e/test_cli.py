@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,19 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from trainops_local.cloud.local_cloud import IAM_ENV
 
 from tests.conftest import EXAMPLES, ROOT, bad_rows_in_the_middle
 
 TRAINOPS = [sys.executable, "-m", "trainops_local.cli"]
 DATA = EXAMPLES / "data" / "breast_cancer.csv"
-
-
-# A project without an uploaded config has no job role (trainops-<project>-jobs is made by SyncSchedule when its
-# config is accepted), so with IAM enforced its runs fail, as they do on AWS (an open defect, pinned in
-# tests/e2e/test_iam.py). Tests about config-less runs run without enforcement until it is fixed; the others
-# upload a config of their project's name only (everything else still inferred).
-IAM_OFF = {**os.environ, IAM_ENV: "0"}
 
 
 def trainops(
@@ -61,9 +52,7 @@ def test_demo_runs_the_main_job_and_a_tuning_run():
 
 
 def test_local_run_without_config_says_what_it_inferred_and_second_run_meets_the_champion(tmp_path):
-    result = trainops(
-        "local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json", env=IAM_OFF
-    )
+    result = trainops("local", "run", "--project", "inferred", "--data", str(DATA), "--runs", "2", "--json")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     fields = {i["field"]: i for i in first["inferred"]}

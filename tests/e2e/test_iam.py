@@ -45,11 +45,6 @@ def test_a_function_without_passrole_fails_the_run_with_awss_access_denied(tmp_p
     assert summary.training_jobs == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open defect, also on AWS: a project without an uploaded config has no job role "
-    "(trainops-<project>-jobs is made by SyncSchedule on a config upload), so its run cannot start a job",
-)
 def test_a_run_without_a_config_gets_a_job_role(tmp_path: Path) -> None:
     with LocalTrainops(tmp_path / "wd", persist=False) as app:
         assert app.cloud.iam

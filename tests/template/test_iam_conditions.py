@@ -42,7 +42,11 @@ CONDITIONS: dict[str, set[tuple[str, str]]] = {
     "SchedulerRole": {("ArnEquals", "aws:SourceArn"), ("StringEquals", "aws:SourceAccount")},
     "NormalizeRequestFunction": {("ForAllValues:StringLike", "dynamodb:LeadingKeys")},
     "FinishRunFunction": {("ForAllValues:StringLike", "dynamodb:LeadingKeys"), ("StringEquals", "events:source")},
-    "SelectAlgorithmFunction": {("ForAllValues:StringLike", "dynamodb:LeadingKeys")},
+    "SelectAlgorithmFunction": {
+        ("ArnEquals", "iam:PolicyARN"),
+        ("ForAllValues:StringLike", "dynamodb:LeadingKeys"),
+        ("StringEquals", "iam:PermissionsBoundary"),
+    },
     "SplitDatasetFunction": {
         ("ForAllValues:StringLike", "dynamodb:LeadingKeys"),
         ("StringEquals", "iam:PassedToService"),

@@ -117,23 +117,27 @@ def test_pass_role_is_narrowed_to_the_project_roles_passed_to_sagemaker():
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
-def test_only_sync_schedule_makes_project_roles_and_only_under_the_boundary():
+def test_only_sync_schedule_and_select_algorithm_make_project_roles_and_only_under_the_boundary():
+    # SyncSchedule on a config upload; SelectAlgorithm for a project trained on defaults (no config object)
+    makers = {"SyncScheduleFunction", "SelectAlgorithmFunction"}
     resources = _template()["Resources"]
     iam_writers = {
         name: [s for s in _statements(r) if any(str(a).startswith("iam:") and a != "iam:PassRole" for a in _actions(s))]
         for name, r in resources.items()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert {k for k, v in iam_writers.items() if v} == {"SyncScheduleFunction"}
-    for statement in iam_writers["SyncScheduleFunction"]:
-        assert statement["Resource"] == {"Fn::Sub": ROLE_RESOURCE}
-        actions = set(_actions(statement))
-        assert not actions & {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary", "iam:*"}
-        if actions & {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}:
-            boundary = statement["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
-            assert boundary == {"Ref": "JobsPermissionsBoundary"}
-    env = resources["SyncScheduleFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["JOBS_PERMISSIONS_BOUNDARY_ARN"] == {"Ref": "JobsPermissionsBoundary"}
+    assert {k for k, v in iam_writers.items() if v} == makers
+    for maker in makers:
+        for statement in iam_writers[maker]:
+            assert statement["Resource"] == {"Fn::Sub": ROLE_RESOURCE}
+            actions = set(_actions(statement))
+            assert not actions & {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary", "iam:*"}
+            if actions & {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}:
+                boundary = statement["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
+                assert boundary == {"Ref": "JobsPermissionsBoundary"}
+        env = resources[maker]["Properties"]["Environment"]["Variables"]
+        assert env["JOBS_PERMISSIONS_BOUNDARY_ARN"] == {"Ref": "JobsPermissionsBoundary"}
+    assert iam_writers["SelectAlgorithmFunction"] == iam_writers["SyncScheduleFunction"]
     # the former shared job role reads no project's data any more
     old = json.dumps(_statements(resources["SageMakerExecutionRole"]))
     assert "s3:" not in old

@@ -45,6 +45,12 @@ class RunRequest(Payload):
     config_hash: str
     execution: str | None = None
 
+    @property
+    def config_uploaded(self) -> bool:
+        """Whether the project has a config object (``config/<project>.yaml`` or a given URI), rather than the
+        defaults inferred from the data."""
+        return self.config_source.startswith("s3://")
+
 
 class Skip(Payload):
     action: Literal["skip"] = "skip"
