@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911  (one branch per command or exit status of the CLI)
     args = _parser().parse_args(argv)
     if args.command == "report":
         return report_command.run_command(args)
@@ -294,7 +294,7 @@ class _View:
             parts.append(f"[magenta]{p.note}[/]")
         self.console.print("  " + "  ".join(parts))
 
-    def summary(self, s: Any) -> None:
+    def summary(self, s: Any) -> None:  # noqa: PLR0912  (one branch per command or exit status of the CLI)
         if self.quiet:
             return
         ok = s.status == "SUCCEEDED"

@@ -133,7 +133,7 @@ def _path(variable: str) -> str:
     return variable[2:] if variable.startswith("$.") else variable.lstrip("$")
 
 
-def condition_label(rule: dict[str, Any]) -> str:
+def condition_label(rule: dict[str, Any]) -> str:  # noqa: PLR0911  (drawing code: one branch per ASL state type and edge kind)
     """A short, readable form of a Choice rule (JSONPath comparisons, And/Or/Not, or a JSONata Condition)."""
     if "Condition" in rule:
         return _short(str(rule["Condition"]).strip("{}% "), LABEL_MAX)
@@ -209,7 +209,7 @@ def _node_width(node: Node) -> float:
     return max(len(node.name) * NAME_CHAR_W, len(node.detail) * DETAIL_CHAR_W) + 0.32
 
 
-def layout(graph: Graph) -> Layout:
+def layout(graph: Graph) -> Layout:  # noqa: PLR0912, PLR0915  (drawing code: one branch per ASL state type and edge kind)
     """Layers by longest path from StartAt (back edges ignored), crossings reduced by barycentres, long edges
     routed through shared lanes, x placed so each state sits near the states it connects to."""
     names = [n.name for n in graph.nodes]
@@ -404,7 +404,7 @@ def _pack(row: list[str], desired: dict[str, float], width: dict[str, float], x:
 
 
 # -- the drawing ----------------------------------------------------------------------------------------
-def render(graph: Graph, *, title: str = "") -> bytes:
+def render(graph: Graph, *, title: str = "") -> bytes:  # noqa: PLR0912, PLR0915  (drawing code: one branch per ASL state type and edge kind)
     """The diagram as PNG bytes (deterministic: no timestamp or software metadata)."""
     import matplotlib
 

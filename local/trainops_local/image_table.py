@@ -51,7 +51,7 @@ def _sdk_default_version(scope_cfg: dict) -> str | None:
         from packaging.version import Version
 
         return top if Version(top) >= Version(bottom) else bottom
-    except Exception:  # packaging missing or invalid version: fall back to numeric tuples
+    except (ImportError, ValueError):  # packaging missing or invalid version: fall back to numeric tuples
         return max(top, bottom, key=_vtuple)
 
 
@@ -59,7 +59,7 @@ def _vtuple(v: str) -> tuple:
     return tuple(int(x) for x in re.findall(r"\d+", v))
 
 
-def generate(config_dir: str) -> dict:
+def generate(config_dir: str) -> dict:  # noqa: PLR0912, PLR0915  (one branch per image-table shape of the SDK's JSON)
     registries: dict[str, str] = {}  # canonical json of a grouped map -> id
     reg_out: dict[str, dict] = {}
     dns: dict[str, str | None] = {}

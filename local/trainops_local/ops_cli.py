@@ -112,7 +112,7 @@ def _local_state(workdir: Path | None) -> Path | None:
         raise OpsError(str(exc)) from exc
 
 
-def _dispatch(args: argparse.Namespace, stack: Stack, app: Any) -> int:
+def _dispatch(args: argparse.Namespace, stack: Stack, app: Any) -> int:  # noqa: PLR0911  (one return per exit status of the command)
     from trainops_local import ops
 
     if args.command == "runs" and args.runs_command == "list":

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from trainops.config import AlgorithmName
 from trainops.errors import TrainopsError
 from trainops.lint import lint_config
@@ -378,7 +379,7 @@ class _Tracker:
                     HyperParameterTuningJobName=tuning, MaxResults=100
                 )
                 names = sorted(s["TrainingJobName"] for s in resp.get("TrainingJobSummaries", []))
-            except Exception:
+            except (ClientError, BotoCoreError):
                 names = []
         elif record.get("training_job"):
             names = [record["training_job"]]
@@ -411,7 +412,7 @@ class _Tracker:
         p = Progress(state=entered[-1] if entered else None, elapsed_s=elapsed)
         try:
             jobs = self._jobs(record)
-        except Exception:
+        except (ClientError, BotoCoreError):
             jobs = []
         if jobs:
             running = [j for j in jobs if j["status"] in ("InProgress", "Stopping")]
@@ -512,7 +513,7 @@ def _processing_seconds(app: LocalTrainops, record: dict[str, Any]) -> float:
     sm = app.cloud.client("sagemaker")
     try:
         d = sm.describe_processing_job(ProcessingJobName=job_name(project, run_id, "split"))
-    except Exception:
+    except (ClientError, BotoCoreError):
         return 0.0
     start, end = d.get("ProcessingStartTime"), d.get("ProcessingEndTime")
     return (end - start).total_seconds() if start and end else 0.0
@@ -522,7 +523,7 @@ def _tuning_seconds(app: LocalTrainops, name: str) -> float:
     """Wall time of a tuning job (its training jobs overlap when they run in parallel)."""
     try:
         d = app.cloud.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    except Exception:
+    except (ClientError, BotoCoreError):
         return 0.0
     start, end = d.get("CreationTime"), d.get("HyperParameterTuningEndTime")
     return (end - start).total_seconds() if start and end else 0.0

@@ -134,7 +134,7 @@ def content_type_of(config: ProjectConfig) -> str:
 
 
 # --- what Autopilot cannot do ----------------------------------------------------------------------------------
-def refusals(config: ProjectConfig) -> list[Refusal]:
+def refusals(config: ProjectConfig) -> list[Refusal]:  # noqa: PLR0912  (one branch per CreateAutoMLJobV2 field the config may set)
     """Every reason this config cannot become an Autopilot job; empty for other algorithms."""
     if config.algorithm.name != AlgorithmName.AUTOPILOT:
         if config.autopilot is not None:

@@ -130,7 +130,7 @@ def admit_follow_up(ledger: Ledger, *, project: str, run_id: str, execution: str
     return False
 
 
-def finish(
+def finish(  # noqa: PLR0911  (one return per admission outcome, each documented)
     ledger: Ledger,
     *,
     project: str,

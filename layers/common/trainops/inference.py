@@ -227,7 +227,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-def parse_sample(
+def parse_sample(  # noqa: PLR0912  (one branch per data diagnosis, in the order a user reads them)
     raw: bytes,
     *,
     uri: str,

@@ -157,7 +157,7 @@ def _field_problem(spec: _Field, value: str) -> str | None:
     return None
 
 
-def _item_problem(spec: _Field, item: str) -> str | None:
+def _item_problem(spec: _Field, item: str) -> str | None:  # noqa: PLR0911  (one return per grammar refusal, each naming its fix)
     allowed = f"{spec.low}-{spec.high}" + (f" or {spec.names[0]}-{spec.names[-1]}" if spec.names else "")
     if item == "":
         return "an empty value (two commas, or a comma at an end)"

@@ -249,7 +249,7 @@ def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split(".") if x.isdigit())
 
 
-def distribution_refusals(config: ProjectConfig) -> list[Refusal]:
+def distribution_refusals(config: ProjectConfig) -> list[Refusal]:  # noqa: PLR0912  (one branch per unsupported combination, each a refusal naming its field)
     """Where ``resources.distribution`` cannot run (CONF-E009): its framework, version and instance type."""
     from trainops.catalog import image_version
 

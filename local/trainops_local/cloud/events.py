@@ -353,7 +353,7 @@ class EventDelivery:
         except FunctionErrorAfterDelivery as exc:
             # Delivered: the function's own failure is Lambda's business (async retries/destinations).
             record.error = str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (any failure of a delivery is recorded on it, as EventBridge records failed invocations)
             LOG.warning("EventBridge delivery to %s failed: %s", record.target_arn, exc)
             record.error = f"{type(exc).__name__}: {exc}"
             if record.dead_letter_arn:

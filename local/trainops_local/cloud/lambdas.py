@@ -307,7 +307,7 @@ class LambdaRunner:
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
         return env
 
-    def invoke(self, fn: Any, event: Any = None) -> tuple[str, bool, str]:
+    def invoke(self, fn: Any, event: Any = None) -> tuple[str, bool, str]:  # noqa: PLR0915  (the Lambda runtime's invocation sequence, in order)
         """Run ``fn``'s handler on ``event``; the ``(payload, errored, logs)`` moto expects."""
         self.invocations += 1
         self._ensure_streams()
@@ -340,7 +340,7 @@ class LambdaRunner:
                     outcome["import_error"] = True
                     raise exc
                 outcome["result"] = handler(event, context)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001  (a handler's every failure is the invocation's FunctionError, as in the Lambda runtime)
                 outcome["error"] = exc
                 outcome["tb"] = exc.__traceback__
             finally:

@@ -160,12 +160,12 @@ class LocalCloud:
         errors: list[BaseException] = []
         try:
             self._stop_running_executions()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (stop collects every failure and raises them together, so one cannot skip the rest)
             errors.append(exc)
         for hook in reversed(self.on_stop):
             try:
                 hook(self)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (stop collects every failure and raises them together, so one cannot skip the rest)
                 errors.append(exc)
         iam_enforcement.uninstall_cloud()
         self.events.uninstall()
@@ -178,7 +178,7 @@ class LocalCloud:
         self._wait_for_own_threads(timeout=30.0)
         try:
             self._save_state()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (stop collects every failure and raises them together, so one cannot skip the rest)
             errors.append(exc)
         try:
             self._mock.stop()

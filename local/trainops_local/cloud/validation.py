@@ -157,7 +157,7 @@ def _IN_PROGRESS(_value: Any, _path: str, _out: list[Violation]) -> None:  # sen
     return None
 
 
-def _build_shape(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check | None:
+def _build_shape(shape: Shape, memo: dict[str, list[_Check | None]]) -> _Check | None:  # noqa: PLR0911, PLR0915  (one return per botocore shape type)
     meta = shape.metadata
     tname = shape.type_name
     if isinstance(shape, StructureShape):

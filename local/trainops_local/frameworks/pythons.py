@@ -68,7 +68,7 @@ def _candidates() -> list[str]:
         import json
 
         found += [str(item["path"]) for item in json.loads(out) if item.get("path")]
-    except Exception:
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):  # no uv Pythons: none found
         pass
     return found
 

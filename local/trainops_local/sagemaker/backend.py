@@ -214,7 +214,7 @@ class _Telemetry:
                         for p in points[i : i + 500]
                     ],
                 )
-        except Exception as exc:  # best effort: telemetry never fails a job
+        except Exception as exc:  # best effort: telemetry never fails a job  # noqa: BLE001  (telemetry is best effort and never fails a job)
             log.debug("telemetry for %s not written: %s", self.job, exc)
 
     def _put_logs(self, lines: list[tuple[str, dict[str, Any]]]) -> None:

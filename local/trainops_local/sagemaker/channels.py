@@ -191,7 +191,7 @@ class PipeFeeder:
                 epoch += 1
         except BrokenPipeError:
             return  # the reader went away: the job is ending
-        except BaseException as exc:  # surfaced to the engine
+        except BaseException as exc:  # surfaced to the engine  # noqa: BLE001  (the feeder thread hands any failure to the engine, which fails the job with it)
             log.warning("pipe feeder for %s failed: %s", self.channel.name, exc)
             self.error = exc
 

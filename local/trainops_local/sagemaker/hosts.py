@@ -157,7 +157,7 @@ def run_hosts(
                 ended.set()
         except ProcessInterrupted:
             pass
-        except BaseException as exc:  # could not start: surfaced below
+        except BaseException as exc:  # could not start: surfaced below  # noqa: BLE001  (a host thread hands any failure to the job, which fails with it)
             host.error = exc
             ended.set()
 

@@ -117,7 +117,7 @@ def _upload_outputs(s3: Any, request: dict[str, Any], paths: _Paths) -> dict[str
     return written
 
 
-def run_processing_job(
+def run_processing_job(  # noqa: PLR0915  (the processing job's lifecycle, in order)
     request: dict[str, Any],
     *,
     s3: Any,

@@ -43,7 +43,7 @@ def _pump(stream: IO[str], name: str, out: queue.Queue[tuple[str, str | None]]) 
         out.put((name, None))
 
 
-def run_process(
+def run_process(  # noqa: PLR0912  (the job process's lifecycle (start, stream, stop, exit), in order)
     argv: Sequence[str],
     *,
     cwd: Path,

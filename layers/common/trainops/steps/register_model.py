@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from trainops import callbacks, logs, notifications, processing, registry, telemetry, training
 from trainops.errors import require
 from trainops.models import JobResult, Registration, RunRequest, TrainingPlan
@@ -114,6 +116,6 @@ def _split_sizes(request: RunRequest, plan: TrainingPlan, settings: Settings, cl
     bucket, key = split_s3_uri(report_uri)
     try:
         doc = json.loads(clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except Exception:  # the report is informative; its absence must not fail a registration
+    except (ClientError, ValueError):  # the report is informative; its absence must not fail a registration
         return {}
     return {k: doc[k] for k in ("rows", "train_rows", "validation_rows", "stratified") if k in doc}
