@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import boto3
 
-from . import dynamodb, s3, sfn, validation
+from . import dispatch, dynamodb, s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
@@ -125,6 +125,7 @@ class LocalCloud:
         try:
             if self.strict_validation:
                 validation.install()
+            dispatch.install()
             sfn.install()
             s3.install()
             dynamodb.install()
@@ -154,6 +155,7 @@ class LocalCloud:
         self.events.uninstall()
         self.runner.uninstall()
         sfn.uninstall()
+        dispatch.uninstall()
         s3.uninstall()
         dynamodb.uninstall()
         validation.uninstall()
