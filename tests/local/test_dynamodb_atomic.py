@@ -132,3 +132,83 @@ def test_queries_and_scans_see_a_consistent_table_while_writes_go_on(fast_switch
             assert _query_while_writing() == []
         finally:
             dynamodb.uninstall()
+
+
+def _queries() -> list[object]:
+    """The answers of a few queries (table and index, ranges, order, pages) over a table of many partitions."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="p",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for p in range(30):
+        for s in range(7):
+            ddb.put_item(TableName="p", Item={"pk": {"S": f"P{p}"}, "sk": {"S": f"{s:02d}"}, "g": {"S": f"G{s % 2}"}})
+    answers: list[object] = []
+    base = {"TableName": "p", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P7"}}}
+    answers.append(ddb.query(**base)["Items"])
+    answers.append(ddb.query(**base, ScanIndexForward=False)["Items"])
+    first = ddb.query(**base, Limit=3)
+    answers.append([first["Items"], ddb.query(**base, Limit=3, ExclusiveStartKey=first["LastEvaluatedKey"])["Items"]])
+    answers.append(
+        ddb.query(
+            TableName="p",
+            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={":p": {"S": "P3"}, ":a": {"S": "02"}, ":b": {"S": "05"}},
+        )["Items"]
+    )
+    answers.append(
+        ddb.query(**{**base, "ExpressionAttributeValues": {":p": {"S": "nothing"}}})["Items"]  # no such partition
+    )
+    answers.append(
+        ddb.query(
+            TableName="p",
+            IndexName="by-g",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "G1"}},
+        )["Items"]
+    )
+    return answers
+
+
+def test_a_table_query_walks_its_partition_and_answers_as_moto_does():
+    with moto.mock_aws():
+        plain = _queries()
+    with moto.mock_aws():
+        dynamodb.install()
+        try:
+            from moto.dynamodb.models.table import Table
+
+            walked: list[int] = []
+            partition_items = Table.all_items
+
+            def counting(self):  # what the query's walk returned
+                items = partition_items(self)
+                walked.append(len(items))
+                return items
+
+            Table.all_items = counting
+            try:
+                patched = _queries()
+            finally:
+                Table.all_items = partition_items
+        finally:
+            dynamodb.uninstall()
+    assert patched == plain
+    assert len(plain[0]) == 7
+    # the table queries walked 7 items (or none), not the table's 210; the index query still walks the table
+    assert walked[:6] == [7, 7, 7, 7, 7, 0]
+    assert walked[-1] == 210

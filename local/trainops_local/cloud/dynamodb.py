@@ -11,11 +11,17 @@ iteration`` (a FinishRun that met it left its project's slot held and the upload
 :func:`install` serialises moto's item writes (``PutItem``, ``UpdateItem``, ``DeleteItem``,
 ``TransactWriteItems``; ``BatchWriteItem`` goes through the first) and its ``Query`` and ``Scan`` with one lock;
 ``GetItem`` (one dict lookup) is left concurrent. Pinned by ``tests/local/test_dynamodb_atomic.py``.
+
+A ``Query`` of the table itself (no ``IndexName``) makes moto list and sort every item of the table, then keep
+those of the queried partition: about 50 ms for a few thousand items, per query, which DynamoDB (one partition
+read) does not pay. :func:`install` has such a query walk only its partition (the items moto would have kept,
+in the same order); index queries are left as they are.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from typing import Any
 
@@ -25,11 +31,47 @@ WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")  # B
 WALKS = ("query", "scan")  # reads that iterate the table's partitions
 _lock = threading.RLock()
 _originals: dict[str, Any] = {}
+_partition = threading.local()  # (table, hash key) of the base-table query running in this thread
+
+
+def _partition_query(original: Any) -> Any:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        hash_key = arguments.get("hash_key")
+        if arguments.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        _partition.key = (self, hash_key)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    return query
+
+
+def _partition_items(original: Any) -> Any:
+    @functools.wraps(original)
+    def all_items(self: Any) -> Any:
+        key = getattr(_partition, "key", None)
+        if key is None or key[0] is not self:
+            return original(self)
+        found = self.items.get(key[1])
+        if found is None:
+            return []
+        items = list(found.values()) if self.range_key_attr else [found]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    return all_items
 
 
 def install() -> None:
-    """Serialise moto's DynamoDB item writes, queries and scans (idempotent)."""
+    """Serialise moto's DynamoDB item writes, queries and scans; base-table queries walk their partition only
+    (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     if _originals:
         return
@@ -43,12 +85,20 @@ def install() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, write)
+    for name, wrap in (("query", _partition_query), ("all_items", _partition_items)):
+        original = Table.__dict__[name]
+        _originals[f"Table.{name}"] = original
+        setattr(Table, name, wrap(original))
 
 
 def uninstall() -> None:
     """Restore moto's methods."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
     for name, original in _originals.items():
-        setattr(DynamoDBBackend, name, original)
+        if name.startswith("Table."):
+            setattr(Table, name.removeprefix("Table."), original)
+        else:
+            setattr(DynamoDBBackend, name, original)
     _originals.clear()
