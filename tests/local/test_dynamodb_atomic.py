@@ -212,3 +212,30 @@ def test_a_table_query_walks_its_partition_and_answers_as_moto_does():
     # the table queries walked 7 items (or none), not the table's 210; the index query still walks the table
     assert walked[:6] == [7, 7, 7, 7, 7, 0]
     assert walked[-1] == 210
+
+
+def test_the_lock_serves_its_waiters_in_arrival_order():
+    lock = dynamodb.FairRLock()
+    served: list[int] = []
+    lock.acquire()
+    lock.acquire()  # reentrant
+    lock.release()
+    workers = []
+    for n in range(6):
+
+        def take(n: int = n) -> None:
+            with lock:
+                served.append(n)
+
+        worker = threading.Thread(target=take)
+        workers.append(worker)
+        worker.start()
+        # wait until this worker is queued before starting the next one
+        while len(lock._waiters) < n + 1:
+            threading.Event().wait(0.001)
+    lock.release()
+    for worker in workers:
+        worker.join(5)
+    assert served == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(RuntimeError):
+        lock.release()

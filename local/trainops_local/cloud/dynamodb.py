@@ -10,7 +10,10 @@ iteration`` (a FinishRun that met it left its project's slot held and the upload
 
 :func:`install` serialises moto's item writes (``PutItem``, ``UpdateItem``, ``DeleteItem``,
 ``TransactWriteItems``; ``BatchWriteItem`` goes through the first) and its ``Query`` and ``Scan`` with one lock;
-``GetItem`` (one dict lookup) is left concurrent. Pinned by ``tests/local/test_dynamodb_atomic.py``.
+``GetItem`` (one dict lookup) is left concurrent. Pinned by ``tests/local/test_dynamodb_atomic.py``. The lock
+hands itself to the longest waiter (first come, first served): with a plain lock, a thread that releases it
+can take it again before the woken waiter runs, and in a burst of events (``benchmarks/burst.py``) handlers
+waited past their 60 s Timeout for a write DynamoDB would have served in milliseconds.
 
 A ``Query`` of the table itself (no ``IndexName``) makes moto list and sort every item of the table, then keep
 those of the queried partition: about 50 ms for a few thousand items, per query, which DynamoDB (one partition
@@ -20,6 +23,7 @@ in the same order); index queries are left as they are.
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import threading
@@ -29,7 +33,54 @@ __all__ = ["install", "uninstall"]
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")  # BatchWriteItem calls the first two
 WALKS = ("query", "scan")  # reads that iterate the table's partitions
-_lock = threading.RLock()
+
+
+class FairRLock:
+    """A reentrant lock served first come, first served: a release hands it straight to the longest waiter."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiters: collections.deque[tuple[int, threading.Lock]] = collections.deque()
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append((me, gate))
+        gate.acquire()  # released by the owner that hands the lock over (ownership already set to us)
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("cannot release un-acquired lock")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:
+                self._owner, gate = self._waiters.popleft()
+                self._depth = 1
+                gate.release()
+            else:
+                self._owner = None
+
+    def __enter__(self) -> FairRLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+_lock = FairRLock()
 _originals: dict[str, Any] = {}
 _partition = threading.local()  # (table, hash key) of the base-table query running in this thread
 
