@@ -102,11 +102,14 @@ def admit(
         ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
         return "run", None
     ledger.put_pending(project, run_id, upload)
-    claimed = ledger.claim_slot(project, run_id, execution, policy=policy)
-    slot = None if claimed else ledger.get_slot(project)
+    # a failed claim returns the slot that stopped it (no second read); without it, read the slot
+    claimed, slot = ledger.try_claim_slot(project, run_id, execution, policy=policy)
+    if not claimed and slot is None:
+        slot = ledger.get_slot(project)
     if not claimed and slot is None:  # freed in between: try once more
-        claimed = ledger.claim_slot(project, run_id, execution, policy=policy)
-        slot = None if claimed else ledger.get_slot(project)
+        claimed, slot = ledger.try_claim_slot(project, run_id, execution, policy=policy)
+        if not claimed and slot is None:
+            slot = ledger.get_slot(project)
     if not claimed and slot is not None and holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
         claimed = ledger.claim_slot(project, run_id, execution, replacing=str(slot["holder"]), policy=policy)
     if claimed:

@@ -274,11 +274,16 @@ class Ledger:
             **fields,
         }
         try:
-            self._put(item, condition="attribute_not_exists(pk) OR execution = :me", values={":me": execution})
+            self._put(
+                item,
+                condition="attribute_not_exists(pk) OR execution = :me",
+                values={":me": execution},
+                return_old_on_failure=True,
+            )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise translate(exc, "PutItem request record") from exc
-            return self._get(f"REQUESTS#{project}", run_id) or {}
+            return _failed_on(exc) or self._get(f"REQUESTS#{project}", run_id) or {}
         return None
 
     def update_request(
@@ -332,6 +337,13 @@ class Ledger:
         self, project: str, run_id: str, execution: str, *, replacing: str | None = None, policy: str = "coalesce"
     ) -> bool:
         """Take the project's run slot for ``run_id``: free, already ours, or (``replacing``) held by that run."""
+        return self.try_claim_slot(project, run_id, execution, replacing=replacing, policy=policy)[0]
+
+    def try_claim_slot(
+        self, project: str, run_id: str, execution: str, *, replacing: str | None = None, policy: str = "coalesce"
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """:meth:`claim_slot`, and when it fails the slot that stopped it, as the write found it (DynamoDB
+        returns it with the failed condition: no second read, no read capacity)."""
         item = {
             "pk": f"SLOT#{project}",
             "sk": "SLOT",
@@ -347,7 +359,13 @@ class Ledger:
         if replacing is not None:
             condition += " OR holder = :old"
             values[":old"] = replacing
-        return self._conditional_put(item, condition, values, "PutItem run slot")
+        try:
+            self._put(item, condition=condition, values=values, return_old_on_failure=True)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False, _failed_on(exc)
+            raise translate(exc, "PutItem run slot") from exc
+        return True, None
 
     def hand_over_slot(
         self, project: str, holder: str, successor: str, execution: str, follow_up: str, *, policy: str = "coalesce"
@@ -451,15 +469,24 @@ class Ledger:
         condition: str | None = None,
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
+        return_old_on_failure: bool = False,
     ) -> None:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _serialize(_clean(item))}
         if condition:
             kwargs["ConditionExpression"] = condition
+            if return_old_on_failure:
+                kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if values:
             kwargs["ExpressionAttributeValues"] = _serialize(values)
         if names:
             kwargs["ExpressionAttributeNames"] = names
         self._call("put_item", **kwargs)
+
+
+def _failed_on(exc: ClientError) -> dict[str, Any] | None:
+    """The item a conditional write failed on (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), if returned."""
+    item = exc.response.get("Item")
+    return deserialize_item(item) if isinstance(item, dict) and item else None
 
 
 def _serialize(item: dict[str, Any]) -> dict[str, Any]:

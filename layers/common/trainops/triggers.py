@@ -8,6 +8,7 @@ Key layout in the data bucket (documented in the README):
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from datetime import UTC, datetime
@@ -151,6 +152,12 @@ def _with_bucket(
 
 def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
     """Check the data exists and is not empty; detect train/ + validation/ parts."""
+    return _inspect(dataset, s3)[0]
+
+
+def _inspect(dataset: Dataset, s3: Any) -> tuple[Dataset, datetime | None]:
+    """:func:`inspect_dataset`, plus when a single-file dataset was written (its HEAD's LastModified; None for a
+    multi-file dataset), so an upload's run id needs no second HEAD of the same object."""
     try:
         if dataset.kind == "file":
             kwargs: dict[str, Any] = {"Bucket": dataset.bucket, "Key": dataset.prefix}
@@ -161,7 +168,11 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
                 raise DatasetError(
                     f"{dataset.uri} is empty (0 bytes)", field="dataset", fix="upload a file with a header-less CSV"
                 )
-            return dataset.model_copy(update={"fingerprint": _fingerprint([(dataset.prefix, head)])})
+            modified = head.get("LastModified")
+            return (
+                dataset.model_copy(update={"fingerprint": _fingerprint([(dataset.prefix, head)])}),
+                modified if isinstance(modified, datetime) else None,
+            )
         objects = []
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=dataset.bucket, Prefix=dataset.prefix):
@@ -183,12 +194,15 @@ def inspect_dataset(dataset: Dataset, s3: Any) -> Dataset:
         )
     channels = _channels(dataset, [o["Key"][len(dataset.prefix) :] for o in data])
     parts = [(o["Key"], o) for o in data]
-    return dataset.model_copy(
-        update={
-            "has_validation": {"train", "validation"} <= set(channels),
-            "channels": channels,
-            "fingerprint": _fingerprint(parts),
-        }
+    return (
+        dataset.model_copy(
+            update={
+                "has_validation": {"train", "validation"} <= set(channels),
+                "channels": channels,
+                "fingerprint": _fingerprint(parts),
+            }
+        ),
+        None,
     )
 
 
@@ -279,7 +293,14 @@ def load_project_config(bucket: str, project: str, s3: Any, *, uri: str | None =
                 f"{uri}: {what}", field="config", fix="upload the config there, or leave 'config' out"
             ) from exc
         raise translate(exc, f"reading {uri}") from exc
-    return load_config_text(text, expected_project=project, source=uri), uri
+    return _parsed_config(text, project, uri).model_copy(deep=True), uri
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_config(text: str | bytes, project: str, source: str) -> ProjectConfig:
+    """A config's text parsed and validated once per warm container (about 2.5 ms each time otherwise: a burst
+    of uploads reads the same config again and again); callers get a deep copy, so nothing is shared."""
+    return load_config_text(text, expected_project=project, source=source)
 
 
 def normalize(
@@ -322,11 +343,14 @@ def _from_s3_event(event: dict[str, Any], *, execution: str, data_bucket: str, s
         return Skip(reason=skip or "not a dataset"), None
     if where.kind == "file" and obj.size == 0:
         raise DatasetError(f"s3://{bucket}/{key} is empty (0 bytes)", field="detail.object.size", fix="upload data")
-    dataset = inspect_dataset(_with_bucket(where, bucket, version_id if where.kind == "file" else None), s3)
+    dataset, written = _inspect(_with_bucket(where, bucket, version_id if where.kind == "file" else None), s3)
     # A run's identity is the object (bucket, key, version or sequencer), never the event: the same upload
-    # announced twice, even with another event time, is one run. Its time part is the object's, for sorting.
+    # announced twice, even with another event time, is one run. Its time part is the object's, for sorting
+    # (a file's comes with the HEAD that inspected it; a dataset's is its marker's).
     identity = (bucket, key, version_id or obj.sequencer or obj.etag or "")
-    run_id = run_id_for(_object_time(s3, bucket, key, version_id) or _parse_time(created.time), *identity)
+    if written is None:
+        written = _object_time(s3, bucket, key, version_id)
+    run_id = run_id_for(written or _parse_time(created.time), *identity)
     trigger = Trigger(kind="s3", detail={"key": key, "version_id": version_id, "sequencer": obj.sequencer})
     return _request(run_id, project, trigger, dataset, execution, data_bucket, s3)
 

@@ -3,7 +3,9 @@
 * :mod:`.validation` -- strict botocore-model validation (enums, patterns, max lengths, numeric ranges)
 * :mod:`.lambdas` -- Lambda handlers run in-process (env overlay, context, timeout, error payloads)
 * :mod:`.events` -- EventBridge delivery to Lambda and Step Functions targets, schedules fired on demand
-* :mod:`.sfn` -- SendTaskFailure keeps ``cause``; StartExecution without a name gets a UUID
+* :mod:`.sfn` -- SendTaskFailure keeps ``cause``; StartExecution without a name gets a UUID; a definition's
+  program and the interpreter's JSONPaths built once, not per execution
+* :mod:`.dispatch` -- moto's per-request backend lookup without its O(services) membership test
 * :mod:`.deploy` -- the SAM template packaged, transformed offline and created resource by resource
 * :class:`LocalCloud` -- all of the above around ``moto.mock_aws``
 """

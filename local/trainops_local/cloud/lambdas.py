@@ -27,6 +27,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -41,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "FunctionCode",
@@ -359,6 +362,15 @@ class LambdaRunner:
             }
             errored = True
             log.write(f"{payload['errorMessage']}\n")  # type: ignore[index]
+            # where the handler was when its time ran out, for whoever runs the local cloud (not in the function's
+            # log group: Lambda writes only the line above there)
+            frame = sys._current_frames().get(worker.ident or 0)
+            LOG.warning(
+                "%s timed out after %.0f s in:\n%s",
+                fn.function_name,
+                timeout,
+                "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)",
+            )
         elif "error" in outcome:
             exc = outcome["error"]
             payload = {

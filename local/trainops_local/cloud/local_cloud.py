@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import boto3
 
-from . import dynamodb, iam_enforcement, s3, sfn, validation
+from . import dispatch, dynamodb, iam_enforcement, s3, sfn, validation
 from .deploy import StackOutputs, deploy
 from .events import DeliveryRecord, EventDelivery
 from .lambdas import LambdaRunner
@@ -139,6 +139,7 @@ class LocalCloud:
         try:
             if self.strict_validation:
                 validation.install()
+            dispatch.install()
             sfn.install()
             s3.install()
             dynamodb.install()
@@ -171,6 +172,7 @@ class LocalCloud:
         self.events.uninstall()
         self.runner.uninstall()
         sfn.uninstall()
+        dispatch.uninstall()
         s3.uninstall()
         dynamodb.uninstall()
         validation.uninstall()

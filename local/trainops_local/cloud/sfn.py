@@ -13,14 +13,22 @@ Two costs moto pays on every execution, which a burst of events multiplies (AWS 
 are paid once here (:func:`install`):
 
 * every execution re-parses its state machine's definition with the pure-Python ANTLR parser (about 45 ms for
-  trainops' pipeline, a third of the controller's CPU in ``benchmarks/burst.py``): the parse tree is cached per
-  definition text (bounded), and each execution still builds its own evaluation components from it;
+  trainops' pipeline, a third of the controller's CPU in ``benchmarks/burst.py``) and rebuilds its evaluation
+  components from the parse tree (another 8 ms): the built program is cached per definition text (bounded).
+  The components hold only the definition; everything an execution changes lives in its ``Environment``
+  (moto's own Map and Parallel states evaluate one component tree in many threads at once), so executions
+  can share them;
+* every JSONPath the interpreter evaluates (``InputPath``, ``Parameters`` bindings, ``ResultPath``, Choice
+  variables) is compiled by ``jsonpath_ng`` again, and ``jsonpath_ng.ext.parse`` builds a new PLY parser
+  (its LALR tables) each time, about 1 ms per path: compiled paths are cached per path text (immutable
+  expression trees; bounded);
 * every Lambda task creates a new boto3 client (about 10 ms, mostly an SSL context): one client per region is
   reused (botocore clients are thread-safe).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from typing import Any
@@ -31,30 +39,57 @@ __all__ = ["install", "uninstall"]
 
 _originals: dict[str, Any] = {}
 _cache_lock = threading.Lock()
-_parse_trees: dict[str, Any] = {}  # definition text -> ANTLR parse tree
+_programs: dict[str, Any] = {}  # definition text -> the evaluation program built from it
 _lambda_clients: dict[tuple[str, str], Any] = {}
 PARSE_CACHE_SIZE = 32
+JSONPATH_CACHE_SIZE = 4096
 
 
-def _parse_tree(definition: str) -> Any:
+def _program(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    tree = _parse_trees.get(definition)
-    if tree is None:
-        _, tree = AmazonStateLanguageParser.parse(definition)  # raises on a bad definition, as before
+    program = _programs.get(definition)
+    if program is None:
+        program, _ = AmazonStateLanguageParser.parse(definition)  # raises on a bad definition, as before
+        _settle_heap_keys(program)
         with _cache_lock:
-            if len(_parse_trees) >= PARSE_CACHE_SIZE:
-                _parse_trees.pop(next(iter(_parse_trees)))
-            _parse_trees[definition] = tree
-    return tree
+            if len(_programs) >= PARSE_CACHE_SIZE:
+                _programs.pop(next(iter(_programs)))
+            _programs[definition] = program
+    return program
+
+
+def _settle_heap_keys(program: Any) -> None:
+    """Give every component its ``heap_key`` now. moto draws it lazily on first use, so two executions sharing a
+    component for the first time at once could each draw one and read their value under the other's key."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    stack: list[Any] = [program]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, Component):
+            if isinstance(item, EvalComponent):
+                _ = item.heap_key
+            stack.extend(vars(item).values())
 
 
 def _evaluation_entrypoint(self: Any) -> Any:
-    """``ExecutionWorker._get_evaluation_entrypoint`` with the parse tree cached: fresh components per execution
-    (the preprocessor only reads the tree)."""
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    """``ExecutionWorker._get_evaluation_entrypoint`` with the built program cached per definition."""
+    return _program(self._evaluation_details.state_machine_details.definition)
 
-    return Preprocessor().visit(_parse_tree(self._evaluation_details.state_machine_details.definition))
+
+def _cached_jsonpath(parse: Any) -> Any:
+    """``parse`` of jsonpath_ng (or its ``ext``) memoised per path text."""
+    return functools.lru_cache(maxsize=JSONPATH_CACHE_SIZE)(parse)
 
 
 def _lambda_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -79,6 +114,13 @@ def install() -> None:
 
     if _originals:
         return
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    _originals["json_path.parse"] = json_path.parse
+    _originals["result_path.parse"] = result_path.parse
+    json_path.parse = _cached_jsonpath(json_path.parse)
+    result_path.parse = _cached_jsonpath(result_path.parse)
     _originals["entrypoint"] = ExecutionWorker.__dict__["_get_evaluation_entrypoint"]
     _originals["boto_client_for"] = lambda_eval_utils.boto_client_for
     ExecutionWorker._get_evaluation_entrypoint = _evaluation_entrypoint  # type: ignore[method-assign]
@@ -102,7 +144,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Restore moto's handlers (and drop the cached parse trees and clients)."""
+    """Restore moto's handlers (and drop the cached programs, paths and clients)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -110,10 +152,15 @@ def uninstall() -> None:
 
     if not _originals:
         return
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path.parse = _originals.pop("json_path.parse")
+    result_path.parse = _originals.pop("result_path.parse")
     ExecutionWorker._get_evaluation_entrypoint = _originals.pop("entrypoint")  # type: ignore[method-assign]
     lambda_eval_utils.boto_client_for = _originals.pop("boto_client_for")
     with _cache_lock:
-        _parse_trees.clear()
+        _programs.clear()
         _lambda_clients.clear()
     sfn_mocks.uninstall()
     StepFunctionResponse.send_task_failure = _originals.pop("send_task_failure")  # type: ignore[method-assign]
