@@ -92,7 +92,9 @@ def test_a_tuned_run_reports_each_job_its_curves_and_the_hyperparameters(trainop
         assert points[-1][1] == pytest.approx(job["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], abs=1e-5)
     # the objective against each tuned hyperparameter, over the jobs that reported one
     importance = charts["hyperparameters.png"].series
-    assert set(importance) == {"eta", "max_depth"}
+    # a hyperparameter whose rank correlation is 0 (the jobs' objectives tied, or its values did) is not drawn:
+    # which one that is depends on the points the sampler drew, so the test asks for the tuned ones only
+    assert importance and set(importance) <= {"eta", "max_depth"}
     assert all(len(points) == len(plotted) for points in importance.values())
     assert "Spearman" in charts["hyperparameters.png"].caption
     # the project's versions: this run's, the champion
