@@ -292,11 +292,11 @@ def test_interpreter_clients_disable_botocore_validation() -> None:
     assert botocore_stubber is not None
 
 
-# --------------------------------------------------------------------------------------------- deploy.py
+# ---------------------------------------------------------------------------------------------- deploy/
 
 
 def test_create_stack_gaps(plain_moto: None, tmp_path: Path) -> None:
-    """Why deploy.py creates resources itself instead of moto's create_stack."""
+    """Why cloud/deploy/ creates resources itself instead of moto's create_stack."""
     template = {
         "Resources": {
             "Group": {"Type": "AWS::SageMaker::ModelPackageGroup", "Properties": {"ModelPackageGroupName": "g"}},
