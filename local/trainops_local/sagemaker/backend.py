@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import os
 import threading
@@ -19,9 +18,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import ClientError
@@ -32,8 +30,15 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
 
-from trainops_local.sagemaker import automl
+from trainops_local.sagemaker import automl, stopping
 from trainops_local.sagemaker.engine import run_training_job
+from trainops_local.sagemaker.events import (  # noqa: F401 - the detail types and to_event_json stay importable here
+    PROCESSING_DETAIL_TYPE,
+    TRAINING_DETAIL_TYPE,
+    JobKind,
+    StateChangeEmitter,
+    to_event_json,
+)
 from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.processing import run_processing_job
 from trainops_local.sagemaker.script_mode import LocalCommand
@@ -52,8 +57,6 @@ log = logging.getLogger(__name__)
 Backend = sm_models.SageMakerModelBackend
 ClientFactory = Callable[[str], Any]
 
-TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
-PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
 # CreateAutoMLJob (V1) is refused: trainops creates V2 jobs, which automl.py emulates
 AUTOPILOT_MESSAGE = "the local cloud emulates CreateAutoMLJobV2 only (trainops_local.sagemaker.automl); use V2"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -109,17 +112,6 @@ def _kwargs_from_request(mapping: dict[str, str], request: dict[str, Any]) -> di
     for k in _BOOL_KWARGS & out.keys():
         out[k] = bool(out[k])
     return out
-
-
-def to_event_json(value: Any) -> Any:
-    """A Describe* response as EventBridge carries it: datetimes become epoch milliseconds."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {k: to_event_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_event_json(v) for v in value]
-    return value
 
 
 @dataclass
@@ -251,7 +243,7 @@ class LocalSageMaker:
         # one with the credentials of the job's RoleArn (trainops_local.cloud.iam_enforcement).
         self.job_s3_factory: Callable[[dict[str, Any]], Any] | None = None
         self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-sagemaker")
-        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sagemaker-events")
+        self.events = StateChangeEmitter(lambda: self.client("events"))
         self._lock = threading.Lock()
         self.handles: dict[tuple[str, str, str, str], JobHandle] = {}
         # container image URI -> the command that stands in for it on this machine (``docker run <image> train``)
@@ -270,26 +262,9 @@ class LocalSageMaker:
         """The S3 client of one job: its execution role's when a factory is installed."""
         return self.job_s3_factory(request) if self.job_s3_factory is not None else self.client("s3")
 
-    def _emit(self, detail_type: str, describe: dict[str, Any], arn: str) -> None:
+    def _emit(self, kind: JobKind, describe: dict[str, Any], arn: str) -> None:
         """Queue a state-change event (snapshot taken now; delivered in order by one thread)."""
-        detail = json.dumps(to_event_json(describe), default=str)
-
-        def send() -> None:
-            try:
-                self.client("events").put_events(
-                    Entries=[
-                        {
-                            "Source": "aws.sagemaker",
-                            "DetailType": detail_type,
-                            "Detail": detail,
-                            "Resources": [arn],
-                        }
-                    ]
-                )
-            except Exception:
-                log.exception("could not emit %s for %s", detail_type, arn)
-
-        self._events.submit(send)
+        self.events.emit(kind, describe, arn)
 
     # -- training ----------------------------------------------------------------------------------
     def backend(self) -> Backend:
@@ -320,7 +295,7 @@ class LocalSageMaker:
         handle = JobHandle(name=name, arn=record.arn, kind="training", record=record)
         with self._lock:
             self.handles[(backend.account_id, backend.region_name, "training", name)] = handle
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
+        self._emit("training", backend.describe_training_job(name), record.arn)
         handle.future = self._workers.submit(self._run_training, backend, handle, request, on_metric, should_stop)
         return handle
 
@@ -383,26 +358,12 @@ class LocalSageMaker:
             telemetry.flush()
         _apply_training_outcome(record, outcome)
         handle.outcome = outcome
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(handle.name), handle.arn)
+        self._emit("training", backend.describe_training_job(handle.name), handle.arn)
         handle.done.set()
 
     def stop_training(self, backend: Backend, name: str) -> None:
         """StopTrainingJob: Stopping now, Stopped once the engine has stopped."""
-        record = backend.training_jobs.get(name)
-        if record is None:
-            arn = sm_models.FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
-            raise ValidationError(message=f"Could not find training job '{arn}'.")
-        if record.training_job_status != "InProgress":
-            raise ValidationError(
-                message=f"The request was rejected because the training job is in status {record.training_job_status}."
-            )
-        handle = self.handles.get((backend.account_id, backend.region_name, "training", name))
-        record.training_job_status = "Stopping"
-        record.secondary_status = "Stopping"
-        record.last_modified_time = utcnow()
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
-        if handle is not None:
-            handle.stop()
+        self._stop(backend, "training", name)
 
     # -- processing --------------------------------------------------------------------------------
     def submit_processing(self, backend: Backend, request: dict[str, Any]) -> JobHandle:
@@ -423,7 +384,7 @@ class LocalSageMaker:
         handle = JobHandle(name=name, arn=record.arn, kind="processing", record=record)
         with self._lock:
             self.handles[(backend.account_id, backend.region_name, "processing", name)] = handle
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
+        self._emit("processing", backend.describe_processing_job(name), record.arn)
         handle.future = self._workers.submit(self._run_processing, backend, handle, request)
         return handle
 
@@ -458,26 +419,32 @@ class LocalSageMaker:
         record.processing_end_time = outcome.end_time
         record.last_modified_time = outcome.end_time
         handle.outcome = outcome
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(handle.name), handle.arn)
+        self._emit("processing", backend.describe_processing_job(handle.name), handle.arn)
         handle.done.set()
 
     def stop_processing(self, backend: Backend, name: str) -> None:
         """StopProcessingJob: Stopping now, Stopped once the engine has stopped."""
-        record = backend.processing_jobs.get(name)
-        if record is None:
+        self._stop(backend, "processing", name)
+
+    def _stop(self, backend: Backend, kind: Literal["training", "processing"], name: str) -> None:
+        """The Stop* action of a training or processing job (``stopping.stop_job``)."""
+        record: Any
+        describe: Callable[[str], dict[str, Any]]
+        if kind == "training":
+            record, describe = backend.training_jobs.get(name), backend.describe_training_job
+            arn = sm_models.FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
+        else:
+            record, describe = backend.processing_jobs.get(name), backend.describe_processing_job
             arn = sm_models.FakeProcessingJob.arn_formatter(name, backend.account_id, backend.region_name)
-            raise ValidationError(message=f"Could not find processing job '{arn}'.")
-        if record.processing_job_status != "InProgress":
-            raise ValidationError(
-                message=f"The request was rejected because the processing job is in status "
-                f"{record.processing_job_status}."
-            )
-        record.processing_job_status = "Stopping"
-        record.last_modified_time = utcnow()
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
-        handle = self.handles.get((backend.account_id, backend.region_name, "processing", name))
-        if handle is not None:
-            handle.stop()
+        handle = self.handles.get((backend.account_id, backend.region_name, kind, name))
+        stopping.stop_job(
+            kind,
+            name,
+            record,
+            arn=arn,
+            emit=lambda: self._emit(kind, describe(name), record.arn),
+            signal=handle.stop if handle is not None else lambda: None,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def wait_idle(self, timeout: float) -> bool:
@@ -486,7 +453,7 @@ class LocalSageMaker:
         for handle in list(self.handles.values()):
             if not handle.done.wait(max(0.0, deadline - time.monotonic())):
                 return False
-        marker = self._events.submit(lambda: None)
+        marker = self.events.flushed()
         try:
             marker.result(timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
@@ -503,7 +470,7 @@ class LocalSageMaker:
         """``shutdown()``, then end the worker and event threads."""
         idle = self.shutdown(timeout)
         self._workers.shutdown(wait=idle, cancel_futures=True)
-        self._events.shutdown(wait=idle, cancel_futures=not idle)
+        self.events.shutdown(wait=idle)
         return idle
 
 
