@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import ClientError
@@ -32,11 +29,34 @@ from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.utils import arn_formatter
 
-from trainops_local.sagemaker import automl
+from trainops_local.sagemaker import automl, stopping
 from trainops_local.sagemaker.engine import run_training_job
+from trainops_local.sagemaker.events import (  # noqa: F401 - the detail types and to_event_json stay importable here
+    PROCESSING_DETAIL_TYPE,
+    TRAINING_DETAIL_TYPE,
+    JobKind,
+    StateChangeEmitter,
+    to_event_json,
+)
 from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.processing import run_processing_job
+from trainops_local.sagemaker.records import (
+    PROCESSING_KWARGS,
+    TRAINING_KWARGS,
+    JobHandle,
+    apply_training_outcome,
+    kwargs_from_request,
+    request_from_kwargs,
+    reset_training_record,
+)
 from trainops_local.sagemaker.script_mode import LocalCommand
+from trainops_local.sagemaker.telemetry import (  # noqa: F401 - the log groups and namespace stay importable here
+    LOG_GROUP,
+    METRICS_NAMESPACE,
+    PROCESSING_LOG_GROUP,
+    ClientFactory,
+    JobTelemetry,
+)
 from trainops_local.sagemaker.types import (
     MetricCallback,
     MetricPoint,
@@ -50,189 +70,12 @@ from trainops_local.sagemaker.types import (
 log = logging.getLogger(__name__)
 
 Backend = sm_models.SageMakerModelBackend
-ClientFactory = Callable[[str], Any]
+_TRAINING_KWARGS = TRAINING_KWARGS  # the request member -> moto keyword maps, pinned by test_training_moto_pins
+_PROCESSING_KWARGS = PROCESSING_KWARGS
 
-TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
-PROCESSING_DETAIL_TYPE = "SageMaker Processing Job State Change"
 # CreateAutoMLJob (V1) is refused: trainops creates V2 jobs, which automl.py emulates
 AUTOPILOT_MESSAGE = "the local cloud emulates CreateAutoMLJobV2 only (trainops_local.sagemaker.automl); use V2"
-METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
-
-# CreateTrainingJob request member -> moto backend keyword.
-_TRAINING_KWARGS = {
-    "training_job_name": "TrainingJobName",
-    "hyper_parameters": "HyperParameters",
-    "algorithm_specification": "AlgorithmSpecification",
-    "role_arn": "RoleArn",
-    "input_data_config": "InputDataConfig",
-    "output_data_config": "OutputDataConfig",
-    "resource_config": "ResourceConfig",
-    "vpc_config": "VpcConfig",
-    "stopping_condition": "StoppingCondition",
-    "tags": "Tags",
-    "enable_network_isolation": "EnableNetworkIsolation",
-    "enable_inter_container_traffic_encryption": "EnableInterContainerTrafficEncryption",
-    "enable_managed_spot_training": "EnableManagedSpotTraining",
-    "checkpoint_config": "CheckpointConfig",
-    "debug_hook_config": "DebugHookConfig",
-    "debug_rule_configurations": "DebugRuleConfigurations",
-    "tensor_board_output_config": "TensorBoardOutputConfig",
-    "experiment_config": "ExperimentConfig",
-}
-_PROCESSING_KWARGS = {
-    "app_specification": "AppSpecification",
-    "experiment_config": "ExperimentConfig",
-    "network_config": "NetworkConfig",
-    "processing_inputs": "ProcessingInputs",
-    "processing_job_name": "ProcessingJobName",
-    "processing_output_config": "ProcessingOutputConfig",
-    "role_arn": "RoleArn",
-    "tags": "Tags",
-    "stopping_condition": "StoppingCondition",
-}
-_BOOL_KWARGS = {
-    "enable_network_isolation",
-    "enable_inter_container_traffic_encryption",
-    "enable_managed_spot_training",
-}
-
-
-def _request_from_kwargs(mapping: dict[str, str], kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {mapping[k]: v for k, v in kwargs.items() if k in mapping and v is not None}
-
-
-def _kwargs_from_request(mapping: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
-    out = {k: copy.deepcopy(request.get(member)) for k, member in mapping.items()}
-    for k in _BOOL_KWARGS & out.keys():
-        out[k] = bool(out[k])
-    return out
-
-
-def to_event_json(value: Any) -> Any:
-    """A Describe* response as EventBridge carries it: datetimes become epoch milliseconds."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {k: to_event_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_event_json(v) for v in value]
-    return value
-
-
-@dataclass
-class JobHandle:
-    """A local job running (or queued) in the background."""
-
-    name: str
-    arn: str
-    kind: str  # training | processing
-    record: Any  # moto's FakeTrainingJob / FakeProcessingJob
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    outcome: TrainingOutcome | ProcessingOutcome | None = None
-    future: Future[None] | None = None
-
-    @property
-    def status(self) -> str:
-        """The job's current TrainingJobStatus / ProcessingJobStatus."""
-        attr = "training_job_status" if self.kind == "training" else "processing_job_status"
-        return str(getattr(self.record, attr))
-
-    def wait(self, timeout: float) -> TrainingOutcome | ProcessingOutcome:
-        """Block until the job ends; raises TimeoutError after ``timeout`` seconds."""
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"{self.kind} job {self.name} still {self.status} after {timeout} s")
-        assert self.outcome is not None
-        return self.outcome
-
-    def stop(self) -> None:
-        """Ask the job to stop (as StopTrainingJob / StopProcessingJob do)."""
-        self.stop_event.set()
-
-
-class _Telemetry:
-    """Best-effort CloudWatch metrics and logs of one job, batched."""
-
-    def __init__(self, clients: ClientFactory, job: str, group: str, with_metrics: bool) -> None:
-        self.clients = clients
-        self.job = job
-        self.group = group
-        self.epoch = int(time.time())
-        self.with_metrics = with_metrics
-        self.lines: list[tuple[str, dict[str, Any]]] = []  # (host, event)
-        self.streams: set[str] = set()  # created
-        self.points: list[MetricPoint] = []
-        self.lock = threading.Lock()
-        self.ready = False
-        self.last_flush = time.monotonic()
-
-    def stream_of(self, host: str) -> str:
-        """SageMaker's log stream of one instance of the job: ``<job>/algo-<i>-<epoch>``."""
-        return f"{self.job}/{host}-{self.epoch}"
-
-    def log(self, line: str) -> None:
-        """A line of algo-1 (and of the job itself)."""
-        self.host_log("algo-1", line)
-
-    def host_log(self, host: str, line: str) -> None:
-        """A line of instance ``host``: into its own log stream."""
-        with self.lock:
-            self.lines.append((host, {"timestamp": int(time.time() * 1000), "message": line or " "}))
-        self._maybe_flush()
-
-    def metric(self, point: MetricPoint) -> None:
-        if self.with_metrics:
-            with self.lock:
-                self.points.append(point)
-            self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
-        if len(self.lines) + len(self.points) >= 200 or time.monotonic() - self.last_flush > 1.0:
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            lines, self.lines = self.lines, []
-            points, self.points = self.points, []
-            self.last_flush = time.monotonic()
-        try:
-            if lines:
-                self._put_logs(lines)
-            for i in range(0, len(points), 500):
-                self.clients("cloudwatch").put_metric_data(
-                    Namespace=METRICS_NAMESPACE,
-                    MetricData=[
-                        {
-                            "MetricName": p.name,
-                            "Dimensions": [{"Name": "Host", "Value": f"{self.job}/algo-1"}],
-                            "Timestamp": p.timestamp,
-                            "Value": p.value,
-                        }
-                        for p in points[i : i + 500]
-                    ],
-                )
-        except Exception as exc:  # best effort: telemetry never fails a job  # noqa: BLE001  (telemetry is best effort and never fails a job)
-            log.debug("telemetry for %s not written: %s", self.job, exc)
-
-    def _put_logs(self, lines: list[tuple[str, dict[str, Any]]]) -> None:
-        logs = self.clients("logs")
-        if not self.ready:
-            with contextlib.suppress(ClientError):
-                logs.create_log_group(logGroupName=self.group)
-            self.ready = True
-        by_stream: dict[str, list[dict[str, Any]]] = {}
-        for host, event in lines:
-            by_stream.setdefault(self.stream_of(host), []).append(event)
-        for stream, events in by_stream.items():
-            if stream not in self.streams:
-                with contextlib.suppress(ClientError):
-                    logs.create_log_stream(logGroupName=self.group, logStreamName=stream)
-                self.streams.add(stream)
-            for i in range(0, len(events), 1000):
-                logs.put_log_events(logGroupName=self.group, logStreamName=stream, logEvents=events[i : i + 1000])
 
 
 class LocalSageMaker:
@@ -251,7 +94,7 @@ class LocalSageMaker:
         # one with the credentials of the job's RoleArn (trainops_local.cloud.iam_enforcement).
         self.job_s3_factory: Callable[[dict[str, Any]], Any] | None = None
         self._workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-sagemaker")
-        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-sagemaker-events")
+        self.events = StateChangeEmitter(lambda: self.client("events"))
         self._lock = threading.Lock()
         self.handles: dict[tuple[str, str, str, str], JobHandle] = {}
         # container image URI -> the command that stands in for it on this machine (``docker run <image> train``)
@@ -270,26 +113,9 @@ class LocalSageMaker:
         """The S3 client of one job: its execution role's when a factory is installed."""
         return self.job_s3_factory(request) if self.job_s3_factory is not None else self.client("s3")
 
-    def _emit(self, detail_type: str, describe: dict[str, Any], arn: str) -> None:
+    def _emit(self, kind: JobKind, describe: dict[str, Any], arn: str) -> None:
         """Queue a state-change event (snapshot taken now; delivered in order by one thread)."""
-        detail = json.dumps(to_event_json(describe), default=str)
-
-        def send() -> None:
-            try:
-                self.client("events").put_events(
-                    Entries=[
-                        {
-                            "Source": "aws.sagemaker",
-                            "DetailType": detail_type,
-                            "Detail": detail,
-                            "Resources": [arn],
-                        }
-                    ]
-                )
-            except Exception:
-                log.exception("could not emit %s for %s", detail_type, arn)
-
-        self._events.submit(send)
+        self.events.emit(kind, describe, arn)
 
     # -- training ----------------------------------------------------------------------------------
     def backend(self) -> Backend:
@@ -314,13 +140,13 @@ class LocalSageMaker:
                 f"Training job names must be unique within an AWS account and region, "
                 f"and a training job with this name already exists ({arn})"
             )
-        record = _PATCHES.originals["create_training_job"](backend, **_kwargs_from_request(_TRAINING_KWARGS, request))
-        _reset_training_record(record, request, tuning_job_arn)
+        record = _PATCHES.originals["create_training_job"](backend, **kwargs_from_request(TRAINING_KWARGS, request))
+        reset_training_record(record, request, tuning_job_arn)
         request["TrainingJobArn"] = record.arn
         handle = JobHandle(name=name, arn=record.arn, kind="training", record=record)
         with self._lock:
             self.handles[(backend.account_id, backend.region_name, "training", name)] = handle
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
+        self._emit("training", backend.describe_training_job(name), record.arn)
         handle.future = self._workers.submit(self._run_training, backend, handle, request, on_metric, should_stop)
         return handle
 
@@ -333,7 +159,7 @@ class LocalSageMaker:
         should_stop: StopCheck | None,
     ) -> None:
         record = handle.record
-        telemetry = _Telemetry(self.client, handle.name, LOG_GROUP, with_metrics=True)
+        telemetry = JobTelemetry(self.client, handle.name, LOG_GROUP, with_metrics=True)
         workdir = self.root / "training" / f"{handle.name}-{uuid.uuid4().hex[:8]}"
 
         def status(change: StatusChange) -> None:
@@ -381,28 +207,14 @@ class LocalSageMaker:
             )
         finally:
             telemetry.flush()
-        _apply_training_outcome(record, outcome)
+        apply_training_outcome(record, outcome)
         handle.outcome = outcome
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(handle.name), handle.arn)
+        self._emit("training", backend.describe_training_job(handle.name), handle.arn)
         handle.done.set()
 
     def stop_training(self, backend: Backend, name: str) -> None:
         """StopTrainingJob: Stopping now, Stopped once the engine has stopped."""
-        record = backend.training_jobs.get(name)
-        if record is None:
-            arn = sm_models.FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
-            raise ValidationError(message=f"Could not find training job '{arn}'.")
-        if record.training_job_status != "InProgress":
-            raise ValidationError(
-                message=f"The request was rejected because the training job is in status {record.training_job_status}."
-            )
-        handle = self.handles.get((backend.account_id, backend.region_name, "training", name))
-        record.training_job_status = "Stopping"
-        record.secondary_status = "Stopping"
-        record.last_modified_time = utcnow()
-        self._emit(TRAINING_DETAIL_TYPE, backend.describe_training_job(name), record.arn)
-        if handle is not None:
-            handle.stop()
+        self._stop(backend, "training", name)
 
     # -- processing --------------------------------------------------------------------------------
     def submit_processing(self, backend: Backend, request: dict[str, Any]) -> JobHandle:
@@ -411,9 +223,7 @@ class LocalSageMaker:
         name = request["ProcessingJobName"]
         if name in backend.processing_jobs:
             raise ResourceInUseException(f"Processing job {name} already exists")
-        record = _PATCHES.originals["create_processing_job"](
-            backend, **_kwargs_from_request(_PROCESSING_KWARGS, request)
-        )
+        record = _PATCHES.originals["create_processing_job"](backend, **kwargs_from_request(PROCESSING_KWARGS, request))
         record.processing_job_status = "InProgress"
         record.processing_end_time = None
         record.processing_start_time = None
@@ -423,13 +233,13 @@ class LocalSageMaker:
         handle = JobHandle(name=name, arn=record.arn, kind="processing", record=record)
         with self._lock:
             self.handles[(backend.account_id, backend.region_name, "processing", name)] = handle
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
+        self._emit("processing", backend.describe_processing_job(name), record.arn)
         handle.future = self._workers.submit(self._run_processing, backend, handle, request)
         return handle
 
     def _run_processing(self, backend: Backend, handle: JobHandle, request: dict[str, Any]) -> None:
         record = handle.record
-        telemetry = _Telemetry(self.client, handle.name, PROCESSING_LOG_GROUP, with_metrics=False)
+        telemetry = JobTelemetry(self.client, handle.name, PROCESSING_LOG_GROUP, with_metrics=False)
 
         def status(change: StatusChange) -> None:
             if change.secondary_status == "Starting":
@@ -458,26 +268,32 @@ class LocalSageMaker:
         record.processing_end_time = outcome.end_time
         record.last_modified_time = outcome.end_time
         handle.outcome = outcome
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(handle.name), handle.arn)
+        self._emit("processing", backend.describe_processing_job(handle.name), handle.arn)
         handle.done.set()
 
     def stop_processing(self, backend: Backend, name: str) -> None:
         """StopProcessingJob: Stopping now, Stopped once the engine has stopped."""
-        record = backend.processing_jobs.get(name)
-        if record is None:
+        self._stop(backend, "processing", name)
+
+    def _stop(self, backend: Backend, kind: Literal["training", "processing"], name: str) -> None:
+        """The Stop* action of a training or processing job (``stopping.stop_job``)."""
+        record: Any
+        describe: Callable[[str], dict[str, Any]]
+        if kind == "training":
+            record, describe = backend.training_jobs.get(name), backend.describe_training_job
+            arn = sm_models.FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
+        else:
+            record, describe = backend.processing_jobs.get(name), backend.describe_processing_job
             arn = sm_models.FakeProcessingJob.arn_formatter(name, backend.account_id, backend.region_name)
-            raise ValidationError(message=f"Could not find processing job '{arn}'.")
-        if record.processing_job_status != "InProgress":
-            raise ValidationError(
-                message=f"The request was rejected because the processing job is in status "
-                f"{record.processing_job_status}."
-            )
-        record.processing_job_status = "Stopping"
-        record.last_modified_time = utcnow()
-        self._emit(PROCESSING_DETAIL_TYPE, backend.describe_processing_job(name), record.arn)
-        handle = self.handles.get((backend.account_id, backend.region_name, "processing", name))
-        if handle is not None:
-            handle.stop()
+        handle = self.handles.get((backend.account_id, backend.region_name, kind, name))
+        stopping.stop_job(
+            kind,
+            name,
+            record,
+            arn=arn,
+            emit=lambda: self._emit(kind, describe(name), record.arn),
+            signal=handle.stop if handle is not None else lambda: None,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def wait_idle(self, timeout: float) -> bool:
@@ -486,7 +302,7 @@ class LocalSageMaker:
         for handle in list(self.handles.values()):
             if not handle.done.wait(max(0.0, deadline - time.monotonic())):
                 return False
-        marker = self._events.submit(lambda: None)
+        marker = self.events.flushed()
         try:
             marker.result(timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
@@ -503,46 +319,8 @@ class LocalSageMaker:
         """``shutdown()``, then end the worker and event threads."""
         idle = self.shutdown(timeout)
         self._workers.shutdown(wait=idle, cancel_futures=True)
-        self._events.shutdown(wait=idle, cancel_futures=not idle)
+        self.events.shutdown(wait=idle)
         return idle
-
-
-def _reset_training_record(record: Any, request: dict[str, Any], tuning_job_arn: str | None) -> None:
-    """Undo moto's instant completion: InProgress, no fake metrics, MetricDefinitions as sent."""
-    now = utcnow()
-    record.algorithm_specification = copy.deepcopy(request.get("AlgorithmSpecification") or {})
-    record.training_job_status = "InProgress"
-    record.secondary_status = "Starting"
-    record.secondary_status_transitions = [
-        {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}
-    ]
-    record.final_metric_data_list = None
-    record.model_artifacts = None
-    record.training_start_time = None
-    record.training_end_time = None
-    record.failure_reason = None
-    record.training_time_in_seconds = None
-    record.billable_time_in_seconds = None
-    record.environment = request.get("Environment")
-    record.tuning_job_arn = tuning_job_arn
-    record.creation_time = record.last_modified_time = now
-
-
-def _apply_training_outcome(record: Any, outcome: TrainingOutcome) -> None:
-    record.training_job_status = outcome.status
-    record.secondary_status = outcome.secondary_status
-    if outcome.transitions:
-        record.secondary_status_transitions = [t.to_api() for t in outcome.transitions]
-    record.failure_reason = outcome.failure_reason
-    record.final_metric_data_list = outcome.final_metric_data_list() or None
-    record.model_artifacts = {"S3ModelArtifacts": outcome.model_artifact} if outcome.model_artifact else None
-    record.training_start_time = record.training_start_time or outcome.start_time
-    record.training_end_time = outcome.end_time
-    record.training_time_in_seconds = outcome.training_time_seconds
-    record.billable_time_in_seconds = (
-        outcome.training_time_seconds if outcome.billable_time_seconds is None else outcome.billable_time_seconds
-    )
-    record.last_modified_time = outcome.end_time
 
 
 # -- the patches ---------------------------------------------------------------------------------------
@@ -557,11 +335,11 @@ def _state() -> LocalSageMaker:
 
 
 def _patched_backend_create_training_job(self: Backend, **kwargs: Any) -> Any:
-    return _state().submit_training(self, _request_from_kwargs(_TRAINING_KWARGS, kwargs)).record
+    return _state().submit_training(self, request_from_kwargs(TRAINING_KWARGS, kwargs)).record
 
 
 def _patched_backend_create_processing_job(self: Backend, **kwargs: Any) -> Any:
-    return _state().submit_processing(self, _request_from_kwargs(_PROCESSING_KWARGS, kwargs)).record
+    return _state().submit_processing(self, request_from_kwargs(PROCESSING_KWARGS, kwargs)).record
 
 
 def _patched_backend_stop_training_job(self: Backend, training_job_name: str) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import json
 import logging
 import math
 import statistics
@@ -39,19 +38,22 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
 from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.utils import arn_formatter
 from trainops.tuning import ALGORITHM_SPEC_MEMBERS, DEFINITION_MEMBERS
 
 from trainops_local.sagemaker import backend as training_backend
+from trainops_local.sagemaker import stopping
+from trainops_local.sagemaker.events import TUNING_DETAIL_TYPE
 from trainops_local.sagemaker.patching import MotoPatches
 from trainops_local.sagemaker.types import MetricPoint, TrainingOutcome, utcnow
 
 log = logging.getLogger(__name__)
 
-TUNING_DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
 TERMINAL_TUNING = frozenset({"Completed", "Failed", "Stopped"})
 OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 POLL_SECONDS = 0.02
 CHILD_TIMEOUT_SECONDS = 24 * 3600
+EVENT_SEND_TIMEOUT_SECONDS = 60.0  # a tuning state change waits this long for its event to be sent
 # The tuning job gives up when its first jobs all fail: the same error would repeat (bad data, bad image).
 FAIL_FAST_JOBS = 3
 MEDIAN_RULE_MIN_JOBS = 3  # ended jobs with data at an epoch before the median rule may stop a job
@@ -290,8 +292,7 @@ class LocalTuningJob:
         """StopHyperParameterTuningJob: Stopping now; running jobs are stopped; Stopped at the end."""
         if self.record.hyper_parameter_tuning_job_status in TERMINAL_TUNING:
             return
-        self.stop_requested.set()
-        self._set_status("Stopping")
+        stopping.begin_stop("tuning", self.record, emit=lambda: self.emit(self), signal=self.stop_requested.set)
 
     def _run_safely(self) -> None:
         try:
@@ -644,23 +645,20 @@ def _reset_record(record: Any) -> None:
 
 
 def _emit_event(job: LocalTuningJob) -> None:
+    """Send the tuning job's state-change event through the local SageMaker's one emitter, and wait until it
+    was sent (so the event is on the bus when the status change returns, in order with the training jobs')."""
     state = training_backend.current()
     if state is None:
         return
-    detail = json.dumps(training_backend.to_event_json(job.event_detail()), default=str)
     try:
-        state.client("events").put_events(
-            Entries=[
-                {
-                    "Source": "aws.sagemaker",
-                    "DetailType": TUNING_DETAIL_TYPE,
-                    "Detail": detail,
-                    "Resources": [job.record.arn],
-                }
-            ]
-        )
-    except Exception:
-        log.exception("could not emit %s for %s", TUNING_DETAIL_TYPE, job.name)
+        sent = state.events.emit("tuning", job.event_detail(), job.record.arn)
+    except RuntimeError:  # the emitter was shut down (the backend uninstalled before the tuner)
+        log.warning("%s for %s not sent: the local SageMaker is closed", TUNING_DETAIL_TYPE, job.name)
+        return
+    try:
+        sent.result(timeout=EVENT_SEND_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("%s for %s still queued after %s s", TUNING_DETAIL_TYPE, job.name, EVENT_SEND_TIMEOUT_SECONDS)
 
 
 _PATCHES = MotoPatches()
@@ -680,13 +678,13 @@ def _backend_create(self: Any, **kwargs: Any) -> str:
 
 def _backend_stop(self: Any, hyper_parameter_tuning_job_name: str) -> None:
     job = _tuner().get(hyper_parameter_tuning_job_name, self)
-    if job is None:
-        raise ValidationError(message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'.")
-    if job.record.hyper_parameter_tuning_job_status != "InProgress":
-        raise ValidationError(
-            message=f"The hyperparameter tuning job is in status {job.record.hyper_parameter_tuning_job_status}."
-        )
-    job.stop()
+    record = job.record if job is not None else None
+    arn = arn_formatter(
+        "hyper-parameter-tuning-job", hyper_parameter_tuning_job_name.lower(), self.account_id, self.region_name
+    )
+    stopping.check_stoppable("tuning", hyper_parameter_tuning_job_name, record, arn)
+    assert job is not None
+    job.stop()  # stopping.begin_stop
 
 
 _SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
