@@ -12,14 +12,18 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="module")
-def trainops_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def trainops_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """template.yaml deployed into the local cloud, with real local SageMaker; one per test module.
 
-    Tests use distinct project names, so they share the stack without seeing each other's runs.
+    Tests use distinct project names, so they share the stack without seeing each other's runs. IAM is enforced
+    in the end-to-end suite only (tests/e2e/conftest.py): the integration and state-machine suites inject faults
+    through the handlers' shared clients and act on the cloud with the test's own client, which no role's
+    policy covers, so they pin it off whatever ``$TRAINOPS_LOCAL_IAM`` says.
     """
     from trainops_local.runner import LocalTrainops
 
-    with LocalTrainops(tmp_path_factory.mktemp("trainops")) as app:
+    iam = None if "e2e" in request.path.parts else False
+    with LocalTrainops(tmp_path_factory.mktemp("trainops"), iam=iam) as app:
         yield app
 
 

@@ -147,13 +147,15 @@ class LocalTrainops:
         template: Path | None = None,
         stack_name: str = "trainops",
         persist: bool = True,
+        iam: bool | None = None,
     ) -> None:
         # absolute once: jobs run in their own folders, where a relative path would be doubled
         self.workdir = Path(workdir).absolute()
         self.template = template or REPO / "template.yaml"
         self.stack_name = stack_name
         self.state = LocalState(self.workdir) if persist else None
-        self.cloud = LocalCloud(self.workdir / "cloud", state=self.state)
+        # iam: IAM enforced in the local cloud (None: $TRAINOPS_LOCAL_IAM decides)
+        self.cloud = LocalCloud(self.workdir / "cloud", state=self.state, iam=iam)
         self.cloud.on_start.append(self._install_sagemaker)
         self.cloud.on_stop.append(self._uninstall_sagemaker)
         self.outputs: dict[str, Any] = {}

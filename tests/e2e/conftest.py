@@ -12,7 +12,7 @@ import pytest
 from trainops_local.cloud.local_cloud import IAM_ENV
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def iam_enforced() -> Iterator[None]:
     before = os.environ.get(IAM_ENV)
     os.environ.setdefault(IAM_ENV, "1")

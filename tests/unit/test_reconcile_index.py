@@ -94,3 +94,37 @@ def test_the_reconciler_closes_an_orphaned_token_from_the_index_without_scanning
     # Then the token is closed and gone from the index
     assert outcome["orphaned"] == ["trainops-gone-train"]
     assert waiting_tokens(ledger) == []
+
+
+class _OneDenied:
+    """SageMaker as a role sees it that may describe one job and not the other (or is throttled on it)."""
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        if TrainingJobName == "trainops-denied-train":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeTrainingJob")
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{TrainingJobName}"
+        return {"TrainingJobName": TrainingJobName, "TrainingJobArn": arn, "TrainingJobStatus": "Completed"}
+
+
+class _Sfn:
+    def __init__(self) -> None:
+        self.succeeded: list[str] = []
+
+    def send_task_success(self, taskToken: str, output: str) -> None:
+        self.succeeded.append(taskToken)
+
+
+def test_one_job_that_cannot_be_described_does_not_keep_the_others_unanswered(ledger):
+    # Given two waiting tokens, the first one's job cannot be described (access denied)
+    ledger.store_token("trainops-denied-train", "training", "tok-denied", "run-1")
+    ledger.store_token("trainops-done-train", "training", "tok-done", "run-2")
+    sfn = _Sfn()
+    # When the reconciler runs, Then it still answers the other run, and fails at the end with the typed error
+    from trainops.errors import TrainopsError
+
+    with pytest.raises(TrainopsError, match="describing trainops-denied-train"):
+        reconcile(ledger=ledger, sfn=sfn, sagemaker=_OneDenied())
+    assert sfn.succeeded == ["tok-done"]
+    assert [t["pk"] for t in waiting_tokens(ledger)] == ["JOB#trainops-denied-train"]

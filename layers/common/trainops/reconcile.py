@@ -11,6 +11,7 @@ behalf, so uploads waiting on it get their follow-up run (trainops.coalescing.sw
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +19,12 @@ from botocore.exceptions import ClientError
 
 from trainops import callbacks, coalescing
 from trainops.aws import error_code, translate
+from trainops.errors import TrainopsError
 from trainops.jobs import JOB_KINDS, TERMINAL
 from trainops.ledger import RECONCILE_SLOTS, RECONCILE_TOKENS, Ledger
 
 ORPHAN_AFTER = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 def waiting_tokens(ledger: Ledger) -> list[dict[str, Any]]:
@@ -47,6 +50,7 @@ def reconcile(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     answered, orphaned, running = [], [], 0
+    failures: list[Exception] = []
     slots = held_slots(ledger)
     for token in waiting_tokens(ledger):
         name = token["pk"].removeprefix("JOB#")
@@ -55,7 +59,13 @@ def reconcile(
             status = getattr(sagemaker, job.describe)(**{job.name_field: name})[job.status_field]
         except ClientError as exc:
             if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
-                raise translate(exc, f"describing {name}") from exc
+                # one job that cannot be described (throttled, denied) must not keep the others unanswered:
+                # the sweep goes on and fails at its end, so the error is still seen, alarmed and retried
+                error = translate(exc, f"describing {name}")
+                error.__cause__ = exc
+                log.warning("reconcile: could not describe %s, the other tokens are still answered: %s", name, error)
+                failures.append(error)
+                continue
             stored = datetime.fromisoformat(token.get("stored_at") or now.isoformat())
             if now - stored > ORPHAN_AFTER:
                 ledger.claim_token(name, "NotFound")
@@ -66,8 +76,15 @@ def reconcile(
         if status not in TERMINAL:
             running += 1
             continue
-        callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
+        try:
+            callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
+        except TrainopsError as error:  # as above: the others are still answered, the sweep fails at its end
+            log.warning("reconcile: could not answer the run waiting for %s: %s", name, error)
+            failures.append(error)
+            continue
         answered.append(name)
     # runs that ended without freeing their project's slot: their waiting uploads get their follow-up now
     finished = coalescing.sweep(ledger, slots, state_machine_arn=state_machine_arn, sfn=sfn) if slots else []
+    if failures:
+        raise failures[0]
     return {"answered": answered, "orphaned": orphaned, "still_running": running, "slots_finished": finished}
