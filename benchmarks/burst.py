@@ -37,6 +37,8 @@ max), 18.3 / 15.6 / 10.7 events/s; exact counts and 0 lost in the first two, whi
 NormalizeRequest handlers waited past their 60 s Timeout for the local cloud's DynamoDB lock at the start of
 the burst: 3 executions FAILED, and the handler threads, which the local runner cannot stop (Lambda ends a
 timed-out sandbox), went on to record 3 runs that never train: 3 uploads counted lost. Before: 104-134 s.
+Since then a timed-out local handler makes no further AWS call (``trainops_local.cloud.deadlines``), so such an
+upload's run is not recorded either and the upload stays with its FAILED execution, as on AWS.
 
 Where the time goes (py-spy, ``--gil``, over 200- to 1,000-upload bursts): the local cloud is one Python
 process, so its CPU time is the wall time (one core; the other core runs only the training stand-in's shell

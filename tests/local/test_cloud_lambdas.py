@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,64 @@ def test_timeout_enforced(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     assert error
     assert body["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+
+
+def test_a_timed_out_handler_makes_no_further_aws_call(deployed: tuple[LocalCloud, StackOutputs]) -> None:
+    # Given a handler that sleeps past its 1 s Timeout and then writes to S3
+    cloud, stack = deployed
+    error, body = invoke(cloud, flaky_name(stack), {"mode": "sleep", "seconds": 1.5, "key": "late", "put_key": "late"})
+    assert body["errorType"] == "Sandbox.Timedout"
+    # Then the write never happens (AWS stops the handler; locally its thread's next call is refused)
+    time.sleep(1.5)
+    listed = cloud.client("s3").list_objects_v2(Bucket=stack["DataBucketName"], Prefix="late")
+    assert listed.get("KeyCount", 0) == 0
+    # and a handler in time still writes
+    error, body = invoke(
+        cloud, flaky_name(stack), {"mode": "sleep", "seconds": 0.1, "key": "early", "put_key": "early"}
+    )
+    assert error is None
+    assert cloud.client("s3").list_objects_v2(Bucket=stack["DataBucketName"], Prefix="early")["KeyCount"] == 1
+
+
+def test_a_dynamodb_write_waiting_for_the_table_lock_is_dropped_when_its_handler_times_out(
+    deployed: tuple[LocalCloud, StackOutputs],
+) -> None:
+    from trainops_local.cloud import deadlines, dynamodb
+
+    cloud, _ = deployed
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName="deadline-test",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    outcome: dict[str, BaseException] = {}
+
+    def handler() -> None:  # as the runner runs one
+        deadlines.started()
+        try:
+            ddb.put_item(TableName="deadline-test", Item={"pk": {"S": "late"}})
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            deadlines.finished()
+
+    # Given the table lock held elsewhere while a handler's write waits for it
+    dynamodb._lock.acquire()
+    worker = threading.Thread(target=handler)
+    try:
+        worker.start()
+        time.sleep(0.5)
+        # When the handler's time runs out before it gets the lock
+        assert deadlines.expire(worker.ident)
+    finally:
+        dynamodb._lock.release()
+    worker.join(10)
+    # Then the write is dropped
+    assert isinstance(outcome.get("error"), deadlines.HandlerTimedOut)
+    assert "Item" not in ddb.get_item(TableName="deadline-test", Key={"pk": {"S": "late"}})
+    assert not deadlines.expire(worker.ident)  # a finished handler cannot be expired (its thread id is free)
 
 
 def test_logs_written_to_cloudwatch(deployed: tuple[LocalCloud, StackOutputs]) -> None:

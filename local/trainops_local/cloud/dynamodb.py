@@ -29,6 +29,8 @@ import inspect
 import threading
 from typing import Any
 
+from trainops_local.cloud import deadlines
+
 __all__ = ["install", "uninstall"]
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")  # BatchWriteItem calls the first two
@@ -133,6 +135,7 @@ def install() -> None:
         @functools.wraps(original)
         def write(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
             with _lock:
+                deadlines.check()  # a handler that timed out while it waited for the lock writes nothing
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, write)

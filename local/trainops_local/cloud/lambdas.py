@@ -12,7 +12,8 @@ default that needs Docker (or only echoes). :class:`LambdaRunner` installs a rep
   *per-thread overlay* of ``os.environ`` so concurrent invocations of different functions each see their
   own values,
 * passes a realistic context object, enforces ``Timeout`` (the handler runs in a worker thread; an
-  overrun answers ``Sandbox.Timedout`` / ``Task timed out after N.00 seconds``),
+  overrun answers ``Sandbox.Timedout`` / ``Task timed out after N.00 seconds``, and the handler makes no
+  further AWS call: :mod:`trainops_local.cloud.deadlines`),
 * answers an exception as the Lambda error payload ``{"errorMessage", "errorType", "stackTrace"}`` with
   ``errored=True``, so Step Functions sees the exception class name as the error name,
 * captures what the handler prints (stdout/stderr, Powertools logs) into the function's CloudWatch log group.
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from trainops_local.cloud import deadlines
 
 LOG = logging.getLogger(__name__)
 
@@ -210,6 +213,7 @@ class LambdaRunner:
             return runner.invoke(fn, event)
 
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
+        deadlines.install()
         os.environ.__class__ = _OverlayEnviron
         self._ensure_streams()
 
@@ -231,6 +235,7 @@ class LambdaRunner:
             return
         LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
         self._original = None
+        deadlines.uninstall()
         os.environ.__class__ = _environ_class
         if self._stdout is not None and sys.stdout is self._stdout:
             sys.stdout = self._stdout.real
@@ -336,6 +341,7 @@ class LambdaRunner:
         def run() -> None:
             _tls.env = env
             _tls.log = log
+            deadlines.started()
             try:
                 try:
                     handler = self._load_handler(fn)
@@ -347,6 +353,7 @@ class LambdaRunner:
                 outcome["error"] = exc
                 outcome["tb"] = exc.__traceback__
             finally:
+                deadlines.finished()
                 _tls.env = None
                 _tls.log = None
 
@@ -356,6 +363,8 @@ class LambdaRunner:
         worker.start()
         worker.join(timeout)
         if worker.is_alive():
+            # AWS stops a timed-out handler; a thread cannot be stopped, so it makes no further AWS call instead
+            deadlines.expire(worker.ident)
             payload: dict[str, Any] | None = {
                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
                 "errorType": "Sandbox.Timedout",
