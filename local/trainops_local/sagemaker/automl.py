@@ -17,6 +17,7 @@ import io
 import math
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,10 +73,19 @@ CANDIDATE_TIMEOUT = 600.0
 
 
 @dataclass
+class TrainingEngine:
+    """What the emulation needs from the local training backend, handed in by it (no import back to it)."""
+
+    client: Callable[[str], Any]  # a boto3 client of the local cloud for a service name
+    start_training: Callable[[dict[str, Any]], Any]  # CreateTrainingJob's request -> a JobHandle
+
+
+@dataclass
 class AutoMLRun:
     name: str
     arn: str
     request: dict[str, Any]
+    engine: TrainingEngine
     status: str = "InProgress"
     secondary: str = "Starting"
     failure: str | None = None
@@ -90,8 +100,8 @@ _RUNS: dict[str, AutoMLRun] = {}
 _LOCK = threading.Lock()
 
 
-def create(backend: Any, kwargs: dict[str, Any]) -> str:
-    """CreateAutoMLJobV2: moto's record, then the candidates trained in a background thread."""
+def create(backend: Any, kwargs: dict[str, Any], engine: TrainingEngine) -> str:
+    """CreateAutoMLJobV2: moto's record, then the candidates trained in a background thread by ``engine``."""
     name = kwargs["auto_ml_job_name"]
     with _LOCK:
         if name in backend.auto_ml_jobs:
@@ -100,7 +110,7 @@ def create(backend: Any, kwargs: dict[str, Any]) -> str:
         if tabular is None:
             raise ValidationError(message="the local Autopilot emulation runs tabular jobs (TabularJobConfig) only")
         arn = _MOTO_CREATE(backend, **kwargs)
-        run = AutoMLRun(name=name, arn=arn, request=copy.deepcopy(kwargs))
+        run = AutoMLRun(name=name, arn=arn, request=copy.deepcopy(kwargs), engine=engine)
         _RUNS[name] = run
     run.thread = threading.Thread(target=_run_safely, args=(run, backend.region_name), name=f"automl-{name}")
     run.thread.daemon = True
@@ -182,13 +192,8 @@ class _JobError(Exception):
     pass
 
 
-def _run(run: AutoMLRun, region: str) -> None:  # noqa: PLR0915  (the AutoML job's lifecycle, in order)
-    from trainops_local.sagemaker import backend as training_backend  # the training backend: installed first
-
-    state = training_backend.current()
-    if state is None:
-        raise _JobError("InternalServerError: the local training backend is not installed")
-    s3 = state.client("s3")
+def _run(run: AutoMLRun, region: str) -> None:
+    s3 = run.engine.client("s3")
     req = run.request
     tabular = req["auto_ml_problem_type_config"]["TabularJobConfig"]
     channel = req["auto_ml_job_input_data_config"][0]
@@ -328,8 +333,6 @@ def _train_candidate(
     region: str,
     max_runtime: int,
 ) -> dict[str, Any]:
-    from trainops_local.sagemaker import backend as training_backend
-
     job = f"{run.name}-{engine[:3]}-{index:03d}"  # 32 + 8 characters: within TrainingJobName's 63
     hps = dict(settings)
     if engine == "xgboost":
@@ -377,7 +380,7 @@ def _train_candidate(
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
     }
     started = utcnow()
-    handle = training_backend.start_local_training_job(request)
+    handle = run.engine.start_training(request)
     try:
         handle.wait(CANDIDATE_TIMEOUT)
     except TimeoutError:

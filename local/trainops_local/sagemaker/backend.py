@@ -351,7 +351,9 @@ def _patched_backend_stop_processing_job(self: Backend, processing_job_name: str
 
 
 def _patched_backend_create_auto_ml_job_v2(self: Backend, **kwargs: Any) -> str:
-    return automl.create(self, kwargs)  # the local Autopilot emulation (automl.py)
+    # the local Autopilot emulation (automl.py) trains its candidates with this backend
+    engine = automl.TrainingEngine(client=_state().client, start_training=start_local_training_job)
+    return automl.create(self, kwargs, engine)
 
 
 def _patched_backend_describe_auto_ml_job_v2(self: Backend, auto_ml_job_name: str) -> dict[str, Any]:
