@@ -17,7 +17,8 @@ from trainops.config import ProjectConfig, parse_config
 from trainops.errors import NoModelProduced
 from trainops.tuning import read_tuning_outcome, start_tuning
 from trainops_local.sagemaker import tuning as local_tuning
-from trainops_local.sagemaker.tuning import TUNING_DETAIL_TYPE, ChildJob, LocalTuner, LocalTuningJob, median_rule_stops
+from trainops_local.sagemaker.tuning import TUNING_DETAIL_TYPE, ChildJob, LocalTuner, LocalTuningJob
+from trainops_local.sagemaker.tuning_space import median_rule_stops
 from trainops_local.sagemaker.types import MetricPoint, utcnow
 
 BUCKET = "local-test-bucket"

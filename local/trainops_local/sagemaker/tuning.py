@@ -16,6 +16,10 @@ as that counter says, used by the search (told to optuna as an observation). War
 the parents' finished training jobs as observations; it does not re-run the parents' best configuration,
 which SageMaker does not document doing (the registry's champion comparison is what protects a project from a
 worse model).
+
+This module runs tuning jobs (:class:`LocalTuningJob`, the registry :class:`LocalTuner`, install); the search
+space, objective values and the median rule are in :mod:`trainops_local.sagemaker.tuning_space`, the moto
+surface (request checks, Stop and ListTrainingJobsFor... calls) in :mod:`trainops_local.sagemaker.tuning_api`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import copy
 import hashlib
 import logging
 import math
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -34,137 +37,34 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models as sm_models
 from moto.sagemaker import responses as sm_responses
-from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.utils import arn_formatter
 from trainops.tuning import ALGORITHM_SPEC_MEMBERS, DEFINITION_MEMBERS
 
 from trainops_local.sagemaker import backend as training_backend
-from trainops_local.sagemaker import stopping
+from trainops_local.sagemaker import stopping, tuning_api
 from trainops_local.sagemaker.events import TUNING_DETAIL_TYPE
 from trainops_local.sagemaker.patching import MotoPatches
+from trainops_local.sagemaker.tuning_api import TERMINAL_TUNING
+from trainops_local.sagemaker.tuning_space import (
+    AskTellGridSampler,
+    final_value,
+    median_rule_stops,
+    outcome_value,
+    search_space,
+)
 from trainops_local.sagemaker.types import MetricPoint, TrainingOutcome, utcnow
 
 log = logging.getLogger(__name__)
 
-TERMINAL_TUNING = frozenset({"Completed", "Failed", "Stopped"})
 OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 POLL_SECONDS = 0.02
 CHILD_TIMEOUT_SECONDS = 24 * 3600
 EVENT_SEND_TIMEOUT_SECONDS = 60.0  # a tuning state change waits this long for its event to be sent
 # The tuning job gives up when its first jobs all fail: the same error would repeat (bad data, bad image).
 FAIL_FAST_JOBS = 3
-MEDIAN_RULE_MIN_JOBS = 3  # ended jobs with data at an epoch before the median rule may stop a job
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-# --- search space -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Param:
-    """One tunable hyperparameter and how it maps to an optuna distribution."""
-
-    name: str
-    kind: str  # integer | continuous | categorical
-    low: float = 0.0
-    high: float = 0.0
-    scaling: str = "Auto"
-    values: tuple[str, ...] = ()
-
-    @property
-    def reverse_log(self) -> bool:
-        return self.kind == "continuous" and self.scaling == "ReverseLogarithmic"
-
-    def distribution(self) -> optuna.distributions.BaseDistribution:
-        """The optuna distribution; ReverseLogarithmic samples ``1 - x`` on a log scale."""
-        log_scale = self.scaling == "Logarithmic"
-        if self.kind == "categorical":
-            return optuna.distributions.CategoricalDistribution(self.values)
-        if self.kind == "integer":
-            return optuna.distributions.IntDistribution(int(self.low), int(self.high), log=log_scale)
-        if self.reverse_log:
-            return optuna.distributions.FloatDistribution(1.0 - self.high, 1.0 - self.low, log=True)
-        return optuna.distributions.FloatDistribution(self.low, self.high, log=log_scale)
-
-    def to_hyperparameter(self, internal: Any) -> str:
-        """optuna's value -> the string the training job receives."""
-        if self.kind == "categorical":
-            return str(internal)
-        if self.kind == "integer":
-            return str(int(internal))
-        value = 1.0 - float(internal) if self.reverse_log else float(internal)
-        return repr(min(max(value, self.low), self.high))
-
-    def to_internal(self, hyperparameter: str) -> Any | None:
-        """A parent job's hyperparameter string -> optuna's value, or None when outside this range."""
-        try:
-            if self.kind == "categorical":
-                return hyperparameter if hyperparameter in self.values else None
-            number = float(hyperparameter)
-        except ValueError:
-            return None
-        if not self.low <= number <= self.high:
-            return None
-        if self.kind == "integer":
-            return int(number)
-        internal = 1.0 - number if self.reverse_log else number
-        return internal if self.distribution()._contains(internal) else None
-
-
-def search_space(ranges: dict[str, Any], *, grid: bool) -> list[Param]:
-    """ParameterRanges -> params; raises ValidationError as SageMaker does for invalid ranges."""
-    params: list[Param] = []
-    for rng in ranges.get("CategoricalParameterRanges") or []:
-        params.append(Param(rng["Name"], "categorical", values=tuple(str(v) for v in rng["Values"])))
-    for kind, key in (("integer", "IntegerParameterRanges"), ("continuous", "ContinuousParameterRanges")):
-        for rng in ranges.get(key) or []:
-            param = _numeric_param(kind, rng)
-            if grid and kind == "continuous":
-                raise ValidationError(message=f"Grid search does not support continuous parameter {param.name}")
-            if grid:  # integer ranges are enumerated as categorical values
-                values = tuple(str(v) for v in range(int(param.low), int(param.high) + 1))
-                param = Param(param.name, "categorical", values=values)
-            params.append(param)
-    if not params:
-        raise ValidationError(message="ParameterRanges must contain at least one hyperparameter range")
-    return params
-
-
-def _numeric_param(kind: str, rng: dict[str, Any]) -> Param:
-    name, scaling = rng["Name"], rng.get("ScalingType", "Auto")
-    try:
-        low, high = float(rng["MinValue"]), float(rng["MaxValue"])
-    except (KeyError, ValueError):
-        raise ValidationError(message=f"Hyperparameter {name}: MinValue and MaxValue must be numbers") from None
-    if kind == "integer" and not (low.is_integer() and high.is_integer()):
-        raise ValidationError(message=f"Hyperparameter {name}: integer ranges need integer MinValue and MaxValue")
-    if low >= high:
-        raise ValidationError(message=f"Hyperparameter {name}: MinValue must be less than MaxValue")
-    if scaling == "Logarithmic" and low <= 0:
-        raise ValidationError(message=f"Hyperparameter {name}: Logarithmic scaling requires MinValue > 0")
-    if scaling == "ReverseLogarithmic" and (kind == "integer" or low < 0 or high >= 1):
-        raise ValidationError(
-            message=f"Hyperparameter {name}: ReverseLogarithmic needs a continuous range, 0 <= MinValue < MaxValue < 1"
-        )
-    return Param(name, kind, low, high, scaling)
-
-
-# --- early stopping ---------------------------------------------------------------------------------
-def median_rule_stops(value: float, epoch: int, earlier: list[list[float]], *, maximize: bool) -> bool:
-    """SageMaker's median stopping rule for one job at one epoch.
-
-    ``earlier`` holds the per-epoch objective histories of the jobs that have already ended (Completed or
-    early-stopped; AWS: "previously completed training jobs"). The job is stopped when its objective at
-    ``epoch`` is worse than the median of those jobs' running averages up to ``epoch`` (only jobs that reached
-    ``epoch`` count, and at least MEDIAN_RULE_MIN_JOBS of them).
-    """
-    averages = [statistics.fmean(h[: epoch + 1]) for h in earlier if len(h) > epoch]
-    if len(averages) < MEDIAN_RULE_MIN_JOBS:
-        return False
-    median = statistics.median(averages)
-    return value < median if maximize else value > median
 
 
 # --- one tuning job ---------------------------------------------------------------------------------
@@ -238,7 +138,7 @@ class LocalTuningJob:
             return optuna.samplers.RandomSampler(seed=self.seed)
         if self.strategy == "Grid":
             space = {p.name: list(p.values) for p in self.params}
-            return _AskTellGridSampler(space, seed=self.seed)
+            return AskTellGridSampler(space, seed=self.seed)
         return optuna.samplers.TPESampler(seed=self.seed, multivariate=True)
 
     def _pruner(self) -> optuna.pruners.BasePruner:
@@ -276,7 +176,7 @@ class LocalTuningJob:
                 "Stopped",
             ):
                 continue
-            value = _final_value(job.final_metric_data_list, self.metric)
+            value = final_value(job.final_metric_data_list, self.metric)
             hps = job.hyper_parameters or {}
             params = {p.name: p.to_internal(str(hps[p.name])) for p in self.params if p.name in hps}
             if value is not None and len(params) == len(self.params) and None not in params.values():
@@ -405,7 +305,7 @@ class LocalTuningJob:
             self._touch()
 
     def _record_outcome(self, study: optuna.Study, child: ChildJob, outcome: TrainingOutcome) -> None:
-        value = _outcome_value(outcome, self.metric)
+        value = outcome_value(outcome, self.metric)
         before = self._best()
         with self.lock:
             child.status = outcome.status
@@ -517,31 +417,7 @@ class LocalTuningJob:
         return {k: v for k, v in describe.items() if v is not None}
 
 
-def _final_value(metrics: list[dict[str, Any]] | None, name: str) -> float | None:
-    for metric in metrics or []:
-        if metric.get("MetricName") == name and metric.get("Value") is not None:
-            value = float(metric["Value"])
-            return value if math.isfinite(value) else None
-    return None
-
-
-def _outcome_value(outcome: TrainingOutcome, name: str) -> float | None:
-    point = outcome.final_metrics.get(name)
-    if point is None or not math.isfinite(point.value):
-        return None
-    return float(point.value)
-
-
 # --- the registry and the moto patches --------------------------------------------------------------
-class _AskTellGridSampler(optuna.samplers.GridSampler):
-    """optuna's grid, driven by ask/tell: its ``after_trial`` calls ``study.stop()`` once the grid is covered,
-    which only works inside ``study.optimize``. The tuner runs exactly the grid's size of jobs, as SageMaker's
-    Grid strategy does, so nothing needs stopping."""
-
-    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
-        del study, trial, state, values
-
-
 class LocalTuner:
     """All local tuning jobs of this process."""
 
@@ -557,12 +433,12 @@ class LocalTuner:
         return None
 
     def create(self, backend: Any, kwargs: dict[str, Any]) -> Any:
-        request = _request_from_kwargs(kwargs)
-        _validate(backend, request)
+        request = tuning_api.request_from_kwargs(kwargs)
+        tuning_api.validate(backend, request)
         record = _PATCHES.originals["create_hyper_parameter_tuning_job"]  # moto's record (list, delete keep working)
         arn = record(backend, **kwargs)
         moto_record = backend.hyper_parameter_tuning_jobs[request["HyperParameterTuningJobName"]]
-        _reset_record(moto_record)
+        tuning_api.reset_record(moto_record)
         job = LocalTuningJob(moto_record, request, backend, emit=_emit_event)
         with self._lock:
             self.jobs[(backend.account_id, backend.region_name, job.name)] = job
@@ -588,62 +464,6 @@ class LocalTuner:
         return not any(job.thread.is_alive() for job in self.jobs.values())
 
 
-def _request_from_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    mapping = {
-        "hyper_parameter_tuning_job_name": "HyperParameterTuningJobName",
-        "hyper_parameter_tuning_job_config": "HyperParameterTuningJobConfig",
-        "training_job_definition": "TrainingJobDefinition",
-        "training_job_definitions": "TrainingJobDefinitions",
-        "warm_start_config": "WarmStartConfig",
-        "tags": "Tags",
-        "autotune": "Autotune",
-    }
-    return {member: copy.deepcopy(kwargs[k]) for k, member in mapping.items() if kwargs.get(k) is not None}
-
-
-def _validate(backend: Any, request: dict[str, Any]) -> None:
-    """What SageMaker refuses at CreateHyperParameterTuningJob and the local tuner can check."""
-    config = request.get("HyperParameterTuningJobConfig") or {}
-    if "TrainingJobDefinition" not in request:
-        raise ValidationError(message="TrainingJobDefinitions (multi-algorithm tuning) is not available locally")
-    strategy = config.get("Strategy")
-    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType") == "Auto":
-        raise ValidationError(message="TrainingJobEarlyStoppingType must be Off with the Hyperband strategy")
-    search_space(config.get("ParameterRanges") or {}, grid=strategy == "Grid")
-    limits = config.get("ResourceLimits") or {}
-    if strategy != "Grid" and "MaxNumberOfTrainingJobs" not in limits:
-        raise ValidationError(message="ResourceLimits.MaxNumberOfTrainingJobs is required")
-    warm = request.get("WarmStartConfig") or {}
-    for parent in warm.get("ParentHyperParameterTuningJobs") or []:
-        name = parent["HyperParameterTuningJobName"]
-        record = backend.hyper_parameter_tuning_jobs.get(name)
-        if record is None:
-            raise ValidationError(message=f"Parent hyperparameter tuning job {name} does not exist")
-        if record.hyper_parameter_tuning_job_status not in TERMINAL_TUNING:
-            raise ValidationError(message=f"Parent hyperparameter tuning job {name} is not in a terminal state")
-
-
-def _reset_record(record: Any) -> None:
-    """Undo moto's instant completion and fake best job."""
-    now = utcnow()
-    record.hyper_parameter_tuning_job_status = "InProgress"
-    record.hyper_parameter_tuning_end_time = None
-    record.training_job_status_counters = {
-        "Completed": 0,
-        "InProgress": 0,
-        "RetryableError": 0,
-        "NonRetryableError": 0,
-        "Stopped": 0,
-    }
-    record.objective_status_counters = {"Succeeded": 0, "Pending": 0, "Failed": 0}
-    record.best_training_job = None
-    record.OverallBestTrainingJob = None
-    record.failure_reason = None
-    record.tuning_job_completion_details = None
-    record.consumed_resources = None
-    record.creation_time = record.last_modified_time = now
-
-
 def _emit_event(job: LocalTuningJob) -> None:
     """Send the tuning job's state-change event through the local SageMaker's one emitter, and wait until it
     was sent (so the event is on the bus when the status change returns, in order with the training jobs')."""
@@ -666,121 +486,6 @@ _TUNER: LocalTuner | None = None
 _OWNS_BACKEND = False
 
 
-def _tuner() -> LocalTuner:
-    if _TUNER is None:
-        raise RuntimeError("the local tuner is not installed: call trainops_local.sagemaker.tuning.install()")
-    return _TUNER
-
-
-def _backend_create(self: Any, **kwargs: Any) -> str:
-    return str(_tuner().create(self, kwargs))
-
-
-def _backend_stop(self: Any, hyper_parameter_tuning_job_name: str) -> None:
-    job = _tuner().get(hyper_parameter_tuning_job_name, self)
-    record = job.record if job is not None else None
-    arn = arn_formatter(
-        "hyper-parameter-tuning-job", hyper_parameter_tuning_job_name.lower(), self.account_id, self.region_name
-    )
-    stopping.check_stoppable("tuning", hyper_parameter_tuning_job_name, record, arn)
-    assert job is not None
-    job.stop()  # stopping.begin_stop
-
-
-_SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "Name": lambda s: s["TrainingJobName"],
-    "CreationTime": lambda s: s["CreationTime"],
-    "Status": lambda s: s["TrainingJobStatus"],
-}
-
-
-def _backend_list_children(self: Any, params: dict[str, Any]) -> dict[str, Any]:
-    name = params.get("HyperParameterTuningJobName", "")
-    job = _tuner().get(name, self)
-    if job is not None:
-        with job.lock:
-            summaries = [job.summary(c) for c in job.children]
-    elif name in self.hyper_parameter_tuning_jobs:  # ran in an earlier process (a persisted workdir)
-        summaries = _summaries_from_records(self, self.hyper_parameter_tuning_jobs[name])
-    else:
-        raise ValidationError(message=f"Could not find hyper parameter tuning job '{name}'.")
-    if params.get("StatusEquals"):
-        summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
-    sort_by = params.get("SortBy") or "CreationTime"
-    descending = (params.get("SortOrder") or "Descending") == "Descending"
-    if sort_by == "FinalObjectiveMetricValue":
-        # jobs without an objective value sort last either way
-        scored = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
-        unscored = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" not in s]
-        scored.sort(key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending)
-        summaries = scored + unscored
-    else:
-        summaries.sort(key=_SORT_KEYS[sort_by], reverse=descending)
-    start = int(params.get("NextToken") or 0)
-    size = int(params.get("MaxResults") or 10)
-    page = summaries[start : start + size]
-    out: dict[str, Any] = {"TrainingJobSummaries": page}
-    if start + size < len(summaries):
-        out["NextToken"] = str(start + size)
-    return out
-
-
-def _summaries_from_records(backend: Any, record: Any) -> list[dict[str, Any]]:
-    """HyperParameterTrainingJobSummary of each child of a tuning job this process did not run, from moto's
-    training job records (what an earlier command persisted)."""
-    config = record.hyper_parameter_tuning_job_config or {}
-    objective = config.get("HyperParameterTuningJobObjective") or {}
-    metric, kind = objective.get("MetricName", ""), objective.get("Type", "Maximize")
-    tuned = {r["Name"] for ranges in (config.get("ParameterRanges") or {}).values() for r in ranges}
-    summaries = []
-    for child in list(backend.training_jobs.values()):
-        if getattr(child, "tuning_job_arn", None) != record.arn:
-            continue
-        value = _final_value(child.final_metric_data_list, metric)
-        summary: dict[str, Any] = {
-            "TrainingJobName": child.training_job_name,
-            "TrainingJobArn": child.arn,
-            "TuningJobName": record.hyper_parameter_tuning_job_name,
-            "CreationTime": child.creation_time,
-            "TrainingJobStatus": child.training_job_status,
-            "TunedHyperParameters": {k: v for k, v in (child.hyper_parameters or {}).items() if k in tuned},
-            "ObjectiveStatus": "Succeeded" if value is not None else "Failed",
-        }
-        for key, attr in (("TrainingStartTime", "training_start_time"), ("TrainingEndTime", "training_end_time")):
-            if getattr(child, attr, None) is not None:
-                summary[key] = getattr(child, attr)
-        if child.failure_reason:
-            summary["FailureReason"] = child.failure_reason
-        if value is not None:
-            summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": kind,
-                "MetricName": metric,
-                "Value": value,
-            }
-        summaries.append(summary)
-    return summaries
-
-
-def _response_stop(self: Any) -> EmptyResult:
-    self.sagemaker_backend.stop_hyper_parameter_tuning_job(self._get_param("HyperParameterTuningJobName"))
-    return EmptyResult()
-
-
-def _response_list_children(self: Any) -> ActionResult:
-    return ActionResult(self.sagemaker_backend.list_training_jobs_for_hyper_parameter_tuning_job(self._get_params()))
-
-
-_BACKEND_PATCHES: dict[str, Callable[..., Any]] = {
-    "create_hyper_parameter_tuning_job": _backend_create,
-    "stop_hyper_parameter_tuning_job": _backend_stop,
-    "list_training_jobs_for_hyper_parameter_tuning_job": _backend_list_children,
-}
-_RESPONSE_PATCHES: dict[str, Callable[..., Any]] = {
-    "stop_hyper_parameter_tuning_job": _response_stop,
-    "list_training_jobs_for_hyper_parameter_tuning_job": _response_list_children,
-}
-
-
 def install(root: Path | None = None, **backend_kwargs: Any) -> LocalTuner:
     """Patch moto so tuning jobs really run; idempotent. Use inside ``mock_aws()``.
 
@@ -796,9 +501,9 @@ def install(root: Path | None = None, **backend_kwargs: Any) -> LocalTuner:
         training_backend.install(root, **backend_kwargs)
         _OWNS_BACKEND = True
     backend_cls = sm_models.SageMakerModelBackend
-    _PATCHES.apply(backend_cls, _BACKEND_PATCHES)
-    _PATCHES.apply(sm_responses.SageMakerResponse, _RESPONSE_PATCHES, key_prefix="response.")
     _TUNER = LocalTuner()
+    _PATCHES.apply(backend_cls, tuning_api.backend_patches(_TUNER))
+    _PATCHES.apply(sm_responses.SageMakerResponse, tuning_api.RESPONSE_PATCHES, key_prefix="response.")
     return _TUNER
 
 
