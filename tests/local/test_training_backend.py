@@ -257,6 +257,16 @@ def test_autopilot_without_a_header_csv_fails_with_its_reason(sm: Any) -> None:
     assert "no data under" in desc["FailureReason"]
 
 
+def test_autopilot_calls_on_a_missing_job_answer_resource_not_found(sm: Any) -> None:
+    # AWS documents ResourceNotFound (not ValidationException) for these three AutoML calls
+    from botocore.exceptions import ClientError
+
+    for call in (sm.describe_auto_ml_job_v2, sm.stop_auto_ml_job, sm.list_candidates_for_auto_ml_job):
+        with pytest.raises(ClientError) as caught:
+            call(AutoMLJobName="never-created")
+        assert caught.value.response["Error"]["Code"] == "ResourceNotFound", call
+
+
 def test_uninstall_stops_running_jobs_and_leaves_no_threads(s3: Any, dataset: None, tmp_path: Path) -> None:
     backend.install(tmp_path / "jobs", region=REGION)
     try:

@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.sagemaker import models as sm_models
-from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from trainops.catalog import image_uri
 
 from trainops_local.sagemaker.types import utcnow
@@ -140,8 +140,8 @@ def describe(backend: Any, auto_ml_job_name: str) -> dict[str, Any]:
 def list_candidates(params: dict[str, Any]) -> dict[str, Any]:
     name = params["AutoMLJobName"]
     run = _RUNS.get(name)
-    if run is None:
-        raise ValidationError(message=f"Could not find AutoML job with name {name}.")
+    if run is None:  # AWS documents ResourceNotFound for ListCandidatesForAutoMLJob (as moto's Describe answers)
+        raise ResourceNotFound(message=f"Could not find AutoML job with name {name}.")
     found = [
         c for c in run.candidates if not params.get("StatusEquals") or c["CandidateStatus"] == params["StatusEquals"]
     ]
@@ -159,9 +159,11 @@ def response_list_candidates(self: Any) -> ActionResult:
 
 
 def stop(backend: Any, auto_ml_job_name: str) -> None:  # noqa: ARG001 - the backend method's signature
+    """StopAutoMLJob. Not the shared stop routine (sagemaker/stopping.py): AWS documents only ResourceNotFound for
+    it (no ValidationException for a job that has ended) and sends no EventBridge event for AutoML jobs."""
     run = _RUNS.get(auto_ml_job_name)
     if run is None:
-        raise ValidationError(message=f"Could not find AutoML job with name {auto_ml_job_name}.")
+        raise ResourceNotFound(message=f"Could not find AutoML job with name {auto_ml_job_name}.")
     run.stop.set()
     if run.status == "InProgress":
         run.status, run.secondary = "Stopping", "Stopping"
