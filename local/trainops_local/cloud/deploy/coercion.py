@@ -33,7 +33,7 @@ def _coerce(shape: Shape | None, value: Any) -> Any:  # noqa: PLR0911  (one bran
     return value
 
 
-def _call(client: Any, operation: str, **params: Any) -> Any:
+def call(client: Any, operation: str, **params: Any) -> Any:
     """Call ``client.<operation>`` with params coerced to the operation's input shape (None dropped)."""
     params = {k: v for k, v in params.items() if v is not None}
     op_name = client.meta.method_to_api_mapping[operation]
@@ -41,7 +41,7 @@ def _call(client: Any, operation: str, **params: Any) -> Any:
     return getattr(client, operation)(**_coerce(shape, params))
 
 
-def _tags_list(tags: Any, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+def tags_list(tags: Any, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
     if not tags:
         return []
     if isinstance(tags, dict):
@@ -49,7 +49,7 @@ def _tags_list(tags: Any, key: str = "Key", value: str = "Value") -> list[dict[s
     return [{key: t["Key"], value: str(t["Value"])} for t in tags]
 
 
-def _tags_dict(tags: Any) -> dict[str, str]:
+def tags_dict(tags: Any) -> dict[str, str]:
     if not tags:
         return {}
     if isinstance(tags, dict):
@@ -57,10 +57,10 @@ def _tags_dict(tags: Any) -> dict[str, str]:
     return {t["Key"]: str(t["Value"]) for t in tags}
 
 
-def _camel(node: Any) -> Any:
+def camel(node: Any) -> Any:
     """CloudFormation PascalCase keys -> Step Functions API camelCase keys."""
     if isinstance(node, dict):
-        return {k[:1].lower() + k[1:]: _camel(v) for k, v in node.items()}
+        return {k[:1].lower() + k[1:]: camel(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_camel(v) for v in node]
+        return [camel(v) for v in node]
     return node

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call
+from trainops_local.cloud.deploy.coercion import call
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -17,5 +17,5 @@ if TYPE_CHECKING:
 def alarm(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("AlarmName") or engine.name(lid, 255)
     params = {k: v for k, v in p.items() if k != "AlarmName"}
-    _call(engine.client("cloudwatch"), "put_metric_alarm", AlarmName=name, **params)
+    call(engine.client("cloudwatch"), "put_metric_alarm", AlarmName=name, **params)
     return PhysicalResource(lid, "AWS::CloudWatch::Alarm", name, {"Arn": engine.arn("cloudwatch", f"alarm:{name}")})

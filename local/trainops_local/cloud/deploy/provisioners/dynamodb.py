@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -33,14 +33,14 @@ def table(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
         sse["Enabled"] = sse.pop("SSEEnabled", True)
         kwargs["SSESpecification"] = sse
     if p.get("Tags"):
-        kwargs["Tags"] = _tags_list(p["Tags"])
-    desc = _call(ddb, "create_table", **kwargs)["TableDescription"]
+        kwargs["Tags"] = tags_list(p["Tags"])
+    desc = call(ddb, "create_table", **kwargs)["TableDescription"]
     ttl = p.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled") in (True, "true"):
-        _call(ddb, "update_time_to_live", TableName=name, TimeToLiveSpecification=ttl)
+        call(ddb, "update_time_to_live", TableName=name, TimeToLiveSpecification=ttl)
     pitr = p.get("PointInTimeRecoverySpecification")
     if pitr:
-        _call(ddb, "update_continuous_backups", TableName=name, PointInTimeRecoverySpecification=pitr)
+        call(ddb, "update_continuous_backups", TableName=name, PointInTimeRecoverySpecification=pitr)
     attrs = {"Arn": desc["TableArn"]}
     if desc.get("LatestStreamArn"):
         attrs["StreamArn"] = desc["LatestStreamArn"]

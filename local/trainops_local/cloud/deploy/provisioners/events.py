@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @provisions("AWS::Events::EventBus")
 def event_bus(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    resp = _call(engine.client("events"), "create_event_bus", Name=p["Name"], Tags=_tags_list(p.get("Tags")) or None)
+    resp = call(engine.client("events"), "create_event_bus", Name=p["Name"], Tags=tags_list(p.get("Tags")) or None)
     return PhysicalResource(lid, "AWS::Events::EventBus", p["Name"], {"Arn": resp["EventBusArn"], "Name": p["Name"]})
 
 
@@ -25,7 +25,7 @@ def rule(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     events = engine.client("events")
     name = p.get("Name") or engine.name(lid, 64)
     pattern = p.get("EventPattern")
-    resp = _call(
+    resp = call(
         events,
         "put_rule",
         Name=name,
@@ -38,7 +38,7 @@ def rule(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     )
     targets = p.get("Targets") or []
     if targets:
-        _call(events, "put_targets", Rule=name, EventBusName=p.get("EventBusName"), Targets=targets)
+        call(events, "put_targets", Rule=name, EventBusName=p.get("EventBusName"), Targets=targets)
     bus = p.get("EventBusName")
     physical = f"{bus}|{name}" if bus and bus != "default" and not str(bus).startswith("arn:") else name
     return PhysicalResource(lid, "AWS::Events::Rule", physical, {"Arn": resp["RuleArn"]})

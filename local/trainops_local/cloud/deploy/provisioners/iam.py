@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -19,7 +19,7 @@ def role(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     iam = engine.client("iam")
     name = p.get("RoleName") or engine.name(lid, 64)
     doc = p["AssumeRolePolicyDocument"]
-    role = _call(
+    role = call(
         iam,
         "create_role",
         RoleName=name,
@@ -28,7 +28,7 @@ def role(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
         Description=p.get("Description"),
         MaxSessionDuration=p.get("MaxSessionDuration"),
         PermissionsBoundary=p.get("PermissionsBoundary"),
-        Tags=_tags_list(p.get("Tags")) or None,
+        Tags=tags_list(p.get("Tags")) or None,
     )["Role"]
     for arn in p.get("ManagedPolicyArns") or []:
         if str(arn).startswith("arn:aws:iam::aws:policy/"):
@@ -55,7 +55,7 @@ def policy(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 def managed_policy(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     iam = engine.client("iam")
     name = p.get("ManagedPolicyName") or engine.name(lid, 128)
-    arn = _call(
+    arn = call(
         iam,
         "create_policy",
         PolicyName=name,

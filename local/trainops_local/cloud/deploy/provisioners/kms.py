@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call
+from trainops_local.cloud.deploy.coercion import call
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @provisions("AWS::KMS::Key")
 def key(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     policy = p.get("KeyPolicy")
-    meta = _call(
+    meta = call(
         engine.client("kms"),
         "create_key",
         Description=p.get("Description"),

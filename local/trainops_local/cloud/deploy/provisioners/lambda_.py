@@ -6,7 +6,7 @@ import io
 import zipfile
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_dict
+from trainops_local.cloud.deploy.coercion import call, tags_dict
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @provisions("AWS::Lambda::LayerVersion")
 def layer_version(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    resp = _call(
+    resp = call(
         engine.client("lambda"),
         "publish_layer_version",
         LayerName=p.get("LayerName") or lid,
@@ -53,13 +53,13 @@ def function(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
         "LoggingConfig": p.get("LoggingConfig"),
         "PackageType": p.get("PackageType"),
         "KMSKeyArn": p.get("KmsKeyArn"),
-        "Tags": _tags_dict(p.get("Tags")) or None,
+        "Tags": tags_dict(p.get("Tags")) or None,
     }
     if "ZipFile" in kwargs["Code"]:
         kwargs["Code"] = {"ZipFile": _inline_zip(kwargs["Code"]["ZipFile"], str(p.get("Handler", "index.handler")))}
-    fn = _call(lam, "create_function", **kwargs)
+    fn = call(lam, "create_function", **kwargs)
     if p.get("ReservedConcurrentExecutions") is not None:
-        _call(
+        call(
             lam,
             "put_function_concurrency",
             FunctionName=name,
@@ -73,7 +73,7 @@ def function(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 
 @provisions("AWS::Lambda::Permission")
 def permission(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    _call(
+    call(
         engine.client("lambda"),
         "add_permission",
         FunctionName=p["FunctionName"],
@@ -88,7 +88,7 @@ def permission(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 
 @provisions("AWS::Lambda::Version")
 def version(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    resp = _call(
+    resp = call(
         engine.client("lambda"), "publish_version", FunctionName=p["FunctionName"], Description=p.get("Description")
     )
     return PhysicalResource(lid, "AWS::Lambda::Version", resp["FunctionArn"], {"Version": resp["Version"]})
@@ -96,7 +96,7 @@ def version(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 
 @provisions("AWS::Lambda::Alias")
 def alias(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    resp = _call(
+    resp = call(
         engine.client("lambda"),
         "create_alias",
         FunctionName=p["FunctionName"],
@@ -109,7 +109,7 @@ def alias(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 
 @provisions("AWS::Lambda::EventInvokeConfig")
 def event_invoke_config(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    _call(
+    call(
         engine.client("lambda"),
         "put_function_event_invoke_config",
         FunctionName=p["FunctionName"],

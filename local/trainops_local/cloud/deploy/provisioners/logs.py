@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_dict
+from trainops_local.cloud.deploy.coercion import call, tags_dict
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 def log_group(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     logs = engine.client("logs")
     name = p.get("LogGroupName") or engine.name(lid, 512)
-    _call(
+    call(
         logs,
         "create_log_group",
         logGroupName=name,
         kmsKeyId=p.get("KmsKeyId"),
-        tags=_tags_dict(p.get("Tags")) or None,
+        tags=tags_dict(p.get("Tags")) or None,
     )
     if p.get("RetentionInDays"):
-        _call(logs, "put_retention_policy", logGroupName=name, retentionInDays=p["RetentionInDays"])
+        call(logs, "put_retention_policy", logGroupName=name, retentionInDays=p["RetentionInDays"])
     return PhysicalResource(lid, "AWS::Logs::LogGroup", name, {"Arn": engine.arn("logs", f"log-group:{name}:*")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -25,7 +25,7 @@ def bucket(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     if p.get("VersioningConfiguration"):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=p["VersioningConfiguration"])
     if p.get("Tags"):
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags_list(p["Tags"])})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags_list(p["Tags"])})
     if p.get("BucketEncryption"):
         rules = [
             {
@@ -34,9 +34,9 @@ def bucket(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
             }
             for r in p["BucketEncryption"].get("ServerSideEncryptionConfiguration", [])
         ]
-        _call(s3, "put_bucket_encryption", Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        call(s3, "put_bucket_encryption", Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     if p.get("PublicAccessBlockConfiguration"):
-        _call(
+        call(
             s3,
             "put_public_access_block",
             Bucket=name,
@@ -88,7 +88,7 @@ def _bucket_lifecycle(engine: Engine, bucket: str, conf: dict[str, Any]) -> None
         if "AbortIncompleteMultipartUpload" in rule:
             api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
         rules.append(api)
-    _call(
+    call(
         engine.client("s3"),
         "put_bucket_lifecycle_configuration",
         Bucket=bucket,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 @provisions("AWS::SageMaker::ModelPackageGroup")
 def model_package_group(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     name = p["ModelPackageGroupName"]
-    resp = _call(
+    resp = call(
         engine.client("sagemaker"),
         "create_model_package_group",
         ModelPackageGroupName=name,
         ModelPackageGroupDescription=p.get("ModelPackageGroupDescription"),
-        Tags=_tags_list(p.get("Tags")) or None,
+        Tags=tags_list(p.get("Tags")) or None,
     )
     arn = resp["ModelPackageGroupArn"]
     return PhysicalResource(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 @provisions("AWS::Scheduler::ScheduleGroup")
 def schedule_group(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("Name") or engine.name(lid, 64)
-    resp = _call(engine.client("scheduler"), "create_schedule_group", Name=name, Tags=_tags_list(p.get("Tags")) or None)
+    resp = call(engine.client("scheduler"), "create_schedule_group", Name=name, Tags=tags_list(p.get("Tags")) or None)
     return PhysicalResource(lid, "AWS::Scheduler::ScheduleGroup", name, {"Arn": resp["ScheduleGroupArn"]})
 
 
 @provisions("AWS::Scheduler::Schedule")
 def schedule(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("Name") or engine.name(lid, 64)
-    resp = _call(
+    resp = call(
         engine.client("scheduler"),
         "create_schedule",
         Name=name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_list
+from trainops_local.cloud.deploy.coercion import call, tags_list
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -18,9 +18,7 @@ def topic(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     sns = engine.client("sns")
     name = p.get("TopicName") or engine.name(lid, 256)
     attributes = {"KmsMasterKeyId": p["KmsMasterKeyId"]} if p.get("KmsMasterKeyId") else None
-    arn = _call(sns, "create_topic", Name=name, Attributes=attributes, Tags=_tags_list(p.get("Tags")) or None)[
-        "TopicArn"
-    ]
+    arn = call(sns, "create_topic", Name=name, Attributes=attributes, Tags=tags_list(p.get("Tags")) or None)["TopicArn"]
     for sub in p.get("Subscription") or []:
         sns.subscribe(TopicArn=arn, Protocol=sub["Protocol"], Endpoint=sub["Endpoint"])
     return PhysicalResource(lid, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
@@ -28,7 +26,7 @@ def topic(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
 
 @provisions("AWS::SNS::Subscription")
 def subscription(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
-    arn = _call(
+    arn = call(
         engine.client("sns"),
         "subscribe",
         TopicArn=p["TopicArn"],

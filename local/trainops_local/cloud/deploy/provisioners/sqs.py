@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _tags_dict
+from trainops_local.cloud.deploy.coercion import call, tags_dict
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -30,7 +30,7 @@ def queue(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
             if isinstance(value, bool)
             else str(value)
         )
-    url = _call(sqs, "create_queue", QueueName=name, Attributes=attrs or None, tags=_tags_dict(p.get("Tags")) or None)[
+    url = call(sqs, "create_queue", QueueName=name, Attributes=attrs or None, tags=tags_dict(p.get("Tags")) or None)[
         "QueueUrl"
     ]
     arn = engine.arn("sqs", name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call
+from trainops_local.cloud.deploy.coercion import call
 from trainops_local.cloud.deploy.model import PhysicalResource
 
 from ._registry import provisions
@@ -16,5 +16,5 @@ if TYPE_CHECKING:
 @provisions("AWS::SSM::Parameter")
 def parameter(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("Name") or engine.name(lid, 128)
-    _call(engine.client("ssm"), "put_parameter", Name=name, Value=p["Value"], Type=p.get("Type", "String"))
+    call(engine.client("ssm"), "put_parameter", Name=name, Value=p["Value"], Type=p.get("Type", "String"))
     return PhysicalResource(lid, "AWS::SSM::Parameter", name, {"Type": p.get("Type", "String"), "Value": p["Value"]})

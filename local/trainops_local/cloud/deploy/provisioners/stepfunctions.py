@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from trainops_local.cloud.deploy.coercion import _call, _camel, _tags_list
+from trainops_local.cloud.deploy.coercion import call, camel, tags_list
 from trainops_local.cloud.deploy.model import DeployError, PhysicalResource
 
 from ._registry import provisions
@@ -40,12 +40,12 @@ def state_machine(engine: Engine, lid: str, p: dict[str, Any]) -> PhysicalResour
         "type": p.get("StateMachineType", "STANDARD"),
     }
     if p.get("LoggingConfiguration"):
-        kwargs["loggingConfiguration"] = _camel(p["LoggingConfiguration"])
+        kwargs["loggingConfiguration"] = camel(p["LoggingConfiguration"])
     if p.get("TracingConfiguration"):
-        kwargs["tracingConfiguration"] = _camel(p["TracingConfiguration"])
+        kwargs["tracingConfiguration"] = camel(p["TracingConfiguration"])
     if p.get("Tags"):
-        kwargs["tags"] = _tags_list(p["Tags"], "key", "value")
-    resp = _call(sfn, "create_state_machine", **kwargs)
+        kwargs["tags"] = tags_list(p["Tags"], "key", "value")
+    resp = call(sfn, "create_state_machine", **kwargs)
     arn = resp["stateMachineArn"]
     return PhysicalResource(
         lid, "AWS::StepFunctions::StateMachine", arn, {"Arn": arn, "Name": name, "StateMachineRevisionId": arn}
