@@ -24,6 +24,9 @@ The payload is the event in AWS's shape (ISO ``time``, no moto-internal fields) 
 :meth:`EventDelivery.fire_schedule` fire EventBridge schedule rules and EventBridge Scheduler schedules on
 demand; :meth:`EventDelivery.redeliver` delivers an event again to the rules it matches, as EventBridge's
 at-least-once delivery may; :meth:`EventDelivery.wait_idle` waits for queued/in-flight deliveries.
+
+The payloads are shaped in :mod:`trainops_local.cloud.event_payloads`, Lambda's asynchronous invocation (retries,
+OnFailure record) is :mod:`trainops_local.cloud.async_invoke`.
 """
 
 from __future__ import annotations
@@ -41,41 +44,24 @@ from typing import Any
 
 import boto3
 
+from trainops_local.cloud.async_invoke import (
+    FunctionErrorAfterDelivery,
+    UnsupportedTarget,
+    clear_clients,
+    invoke_async,
+    thread_client,
+)
+from trainops_local.cloud.event_payloads import (
+    aws_event,
+    fix_moto_identity,
+    maybe_json,
+    render_input_transformer,
+    target_input,
+)
+
 __all__ = ["DeliveryRecord", "EventDelivery", "render_input_transformer", "target_input"]
 
 LOG = logging.getLogger(__name__)
-
-_MOTO_INTERNAL_KEYS = ("ingestion-time",)
-# moto gives every S3 EventBridge event the same id and sequencer; AWS ids are unique and sequencers
-# increase per key, and consumers deduplicate/order on them.
-_MOTO_FIXED_EVENT_ID = "17793124-05d4-b198-2fde-7ededc63b103"
-_MOTO_FIXED_SEQUENCER = "617f08299329d189"
-_sequencer_lock = threading.Lock()
-_sequencer = [0x617F08299329D189]
-
-
-# boto3 clients of the delivery threads, per (thread, service, region): creating one costs about 10 ms (an SSL
-# context), which a burst of events would pay per event; EventBridge itself pays nothing of the kind.
-_clients: dict[tuple[int, str, str], Any] = {}
-
-
-def _client(service: str, region: str) -> Any:
-    key = (threading.get_ident(), service, region)
-    found = _clients.get(key)
-    if found is None:
-        found = _clients[key] = boto3.client(service, region_name=region)
-    return found
-
-
-def _fix_moto_identity(event: dict[str, Any]) -> None:
-    """Give a moto S3 event a unique id and an increasing sequencer (in place, so all rules agree)."""
-    if event.get("id") == _MOTO_FIXED_EVENT_ID:
-        event["id"] = str(uuid.uuid4())
-    obj = (event.get("detail") or {}).get("object") if isinstance(event.get("detail"), dict) else None
-    if isinstance(obj, dict) and obj.get("sequencer") == _MOTO_FIXED_SEQUENCER:
-        with _sequencer_lock:
-            _sequencer[0] += 1
-            obj["sequencer"] = f"{_sequencer[0]:016X}"
 
 
 @dataclass
@@ -91,98 +77,6 @@ class DeliveryRecord:
     dead_letter_arn: str | None = None  # the target's DeadLetterConfig (an SQS queue)
     dead_lettered: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
-
-
-def _iso_time(value: Any) -> str:
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, dt.datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, str) and value:
-        return value
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def aws_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as AWS delivers it to a target: ISO-8601 ``time``, no moto-internal fields."""
-    out = {k: v for k, v in copy.deepcopy(event).items() if k not in _MOTO_INTERNAL_KEYS}
-    out["time"] = _iso_time(out.get("time"))
-    return out
-
-
-def _jsonpath_first(expr: str, data: Any) -> Any:
-    from jsonpath_ng.ext import parse
-
-    matches = parse(expr).find(data)
-    return matches[0].value if matches else None
-
-
-def render_input_transformer(
-    transformer: dict[str, Any], event: dict[str, Any], extra: dict[str, Any] | None = None
-) -> Any:
-    """Apply an EventBridge ``InputTransformer`` to ``event``.
-
-    Placeholders inside a JSON string literal receive the value's JSON-escaped text (no quotes); placeholders
-    outside strings receive the value as JSON (strings raw, as AWS does for plain-text templates). The
-    result is parsed as JSON when it is JSON, else returned as text.
-    """
-    values: dict[str, Any] = {}
-    for name, path in (transformer.get("InputPathsMap") or {}).items():
-        values[name] = _jsonpath_first(path, event)
-    values.update(extra or {})
-    values.setdefault("aws.events.event", event)
-    values.setdefault("aws.events.event.json", event)
-    template: str = transformer.get("InputTemplate", "")
-    out: list[str] = []
-    in_string = False
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "<":
-            end = template.find(">", i + 1)
-            name = template[i + 1 : end] if end != -1 else None
-            if name is not None and name in values:
-                value = values[name]
-                if in_string:
-                    text = value if isinstance(value, str) else json.dumps(value)
-                    out.append(json.dumps(text)[1:-1])
-                elif isinstance(value, str):
-                    out.append(value)
-                else:
-                    out.append(json.dumps(value))
-                i = end + 1
-                continue
-        if ch == "\\" and in_string and i + 1 < len(template):
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        out.append(ch)
-        i += 1
-    rendered = "".join(out)
-    try:
-        return json.loads(rendered)
-    except ValueError:
-        return rendered
-
-
-def target_input(target: dict[str, Any], event: dict[str, Any], rule_name: str = "", rule_arn: str = "") -> Any:
-    """The payload EventBridge sends to ``target`` for ``event`` (Input, InputPath, InputTransformer or event)."""
-    if target.get("Input") is not None:
-        try:
-            return json.loads(target["Input"])
-        except ValueError:
-            return target["Input"]
-    if target.get("InputPath"):
-        return _jsonpath_first(target["InputPath"], event)
-    if target.get("InputTransformer"):
-        extra: dict[str, Any] = {"aws.events.rule-name": rule_name, "aws.events.rule-arn": rule_arn}
-        ingestion = event.get("time")
-        extra["aws.events.event.ingestion-time"] = ingestion
-        return render_input_transformer(target["InputTransformer"], event, extra)
-    return event
 
 
 class EventDelivery:
@@ -206,7 +100,7 @@ class EventDelivery:
         from moto.events.models import Rule
         from moto.s3.responses import S3Response
 
-        _clients.clear()
+        clear_clients()
         self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="eventbridge")
         self._originals = {
             "send_to_targets": Rule.__dict__["send_to_targets"],
@@ -262,7 +156,7 @@ class EventDelivery:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-        _clients.clear()
+        clear_clients()
 
     # -- matching and fan-out ---------------------------------------------------------------------------
     @staticmethod
@@ -278,7 +172,7 @@ class EventDelivery:
         self, rule: Any, original_event: Any, transform_input: bool, original_send: Callable[..., None]
     ) -> None:
         try:
-            _fix_moto_identity(original_event)
+            fix_moto_identity(original_event)
             if not self.rule_matches(rule, original_event):
                 return
         except Exception:
@@ -396,7 +290,7 @@ class EventDelivery:
         service = target_arn.split(":")[2]
         region = target_arn.split(":")[3] or region
         if service == "states":
-            sfn = _client("stepfunctions", region)
+            sfn = thread_client("stepfunctions", region)
             body = payload if isinstance(payload, str) else json.dumps(payload)
             if isinstance(payload, str):
                 try:
@@ -531,7 +425,7 @@ class EventDelivery:
                 )
                 record.result = str(resp["executionArn"])
             else:
-                record.payload = _maybe_json(raw_input)
+                record.payload = maybe_json(raw_input)
                 record.result = self.deliver(arn, raw_input, region)
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
@@ -539,80 +433,3 @@ class EventDelivery:
             raise
         record.done.set()
         return record
-
-
-class UnsupportedTarget(RuntimeError):
-    """A rule target of a kind the local cloud does not deliver to (recorded on the delivery, never silent)."""
-
-
-ASYNC_RETRIES_DEFAULT = 2  # Lambda's default MaximumRetryAttempts for asynchronous invocations
-
-
-def invoke_async(function_arn: str, payload: Any, region: str) -> str:
-    """An asynchronous invocation as Lambda runs it: retries, then the OnFailure destination.
-
-    Returns ``"invoked"``; raises FunctionErrorAfterDelivery when every attempt failed (after writing the
-    destination record, if the function has an OnFailure destination).
-    """
-    lam = _client("lambda", region)
-    data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-    config = _event_invoke_config(lam, function_arn)
-    attempts = 1 + int(config.get("MaximumRetryAttempts", ASYNC_RETRIES_DEFAULT))
-    for attempt in range(1, attempts + 1):
-        resp = lam.invoke(FunctionName=function_arn, InvocationType="Event", Payload=data)
-        if not resp.get("FunctionError"):
-            return "invoked"
-        body = resp["Payload"].read().decode("utf-8", "replace")
-        LOG.warning("async invocation %d/%d of %s failed: %s", attempt, attempts, function_arn, body[:300])
-    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-    if destination:
-        try:
-            # moto marks every function error "Handled"; a Python handler can only fail by raising, which
-            # Lambda reports as "Unhandled"
-            _send_failure_record(destination, function_arn, payload, "Unhandled", body, attempts, region)
-        except Exception:  # a function error is never an EventBridge delivery failure (no rule DLQ)
-            LOG.exception("could not send the OnFailure record of %s to %s", function_arn, destination)
-    raise FunctionErrorAfterDelivery(f"{resp['FunctionError']} function error after {attempts} attempt(s): {body}")
-
-
-def _event_invoke_config(lam: Any, function_arn: str) -> dict[str, Any]:
-    try:
-        return dict(lam.get_function_event_invoke_config(FunctionName=function_arn))
-    except lam.exceptions.ResourceNotFoundException:
-        return {}
-
-
-def _send_failure_record(
-    destination: str, function_arn: str, payload: Any, function_error: str, body: str, attempts: int, region: str
-) -> None:
-    """The record Lambda sends to an OnFailure destination (the SQS message body)."""
-    if destination.split(":")[2] != "sqs":
-        raise UnsupportedTarget(f"OnFailure destination {destination}: only SQS is delivered locally")
-    record = {
-        "version": "1.0",
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": f"{function_arn}:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": _maybe_json(payload) if isinstance(payload, str) else payload,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": function_error},
-        "responsePayload": _maybe_json(body),
-    }
-    _, _, _, queue_region, account, name = destination.split(":", 5)
-    sqs = boto3.client("sqs", region_name=queue_region or region)
-    url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
-
-
-class FunctionErrorAfterDelivery(RuntimeError):
-    """The event reached the Lambda function, whose handler then failed (not a delivery failure)."""
-
-
-def _maybe_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
