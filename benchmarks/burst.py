@@ -38,7 +38,18 @@ NormalizeRequest handlers waited past their 60 s Timeout for the local cloud's D
 the burst: 3 executions FAILED, and the handler threads, which the local runner cannot stop (Lambda ends a
 timed-out sandbox), went on to record 3 runs that never train: 3 uploads counted lost. Before: 104-134 s.
 Since then a timed-out local handler makes no further AWS call (``trainops_local.cloud.deadlines``), so such an
-upload's run is not recorded either and the upload stays with its FAILED execution, as on AWS.
+upload's run is not recorded either and its execution ends FAILED, as on AWS.
+
+Measured again (2026-12-03, after that change, quiet machine, 4 runs): 83.1 / 84.8 / 96.6 / 112.4 s; exact counts
+and 0 lost in three. In the 112.4 s run five NormalizeRequest handlers again waited past 60 s for the local
+DynamoDB lock (hundreds of handler and execution threads share one GIL, and the first-come-first-served lock
+hands over only as fast as its next waiter is scheduled): 5 executions FAILED, visibly, and three of them had
+taken their project's run slot, so that project's later uploads waited for a run that had ended: 6 runs fewer
+than expected, 67 uploads counted lost here. On AWS the slot would be handed on by ReconcileJobs within 15 minutes
+(the benchmark does not fire it) and no handler waits on a lock. With ``sys.setswitchinterval(0.05)`` (the lock's
+holder keeps the GIL long enough to finish its write) three runs measured 73.3 / 77.8 / 79.5 s (0.2 s for the
+last), 0 lost: not adopted in the local cloud yet (it changes the whole process's scheduling; the test suite's
+timing under it is unmeasured).
 
 Where the time goes (py-spy, ``--gil``, over 200- to 1,000-upload bursts): the local cloud is one Python
 process, so its CPU time is the wall time (one core; the other core runs only the training stand-in's shell

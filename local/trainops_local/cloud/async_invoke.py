@@ -106,7 +106,7 @@ def _send_failure_record(
         "responsePayload": maybe_json(body),
     }
     _, _, _, queue_region, account, name = destination.split(":", 5)
-    sqs = boto3.client("sqs", region_name=queue_region or region)
+    sqs = thread_client("sqs", queue_region or region)
     url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 

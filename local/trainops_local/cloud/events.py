@@ -42,8 +42,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from trainops_local.cloud.async_invoke import (
     FunctionErrorAfterDelivery,
     UnsupportedTarget,
@@ -263,7 +261,7 @@ class EventDelivery:
         """Send an undeliverable event to the target's DLQ, with the attributes EventBridge adds."""
         try:
             queue_arn = str(record.dead_letter_arn)
-            sqs = boto3.client("sqs", region_name=queue_arn.split(":")[3] or region)
+            sqs = thread_client("sqs", queue_arn.split(":")[3] or region)
             url = sqs.get_queue_url(QueueName=queue_arn.split(":")[5], QueueOwnerAWSAccountId=queue_arn.split(":")[4])
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             sqs.send_message(
@@ -305,7 +303,7 @@ class EventDelivery:
         if service == "sns":
             # EventBridge publishes a transformer's text as it is (an email shows it verbatim), anything else as JSON
             message = payload if isinstance(payload, str) else json.dumps(payload)
-            sns = boto3.client("sns", region_name=region)
+            sns = thread_client("sns", region)
             return str(sns.publish(TopicArn=target_arn, Message=message)["MessageId"])
         raise UnsupportedTarget(f"target type {service!r} ({target_arn}) is not delivered locally")
 
@@ -418,7 +416,7 @@ class EventDelivery:
                 raise RuntimeError(f"schedule {group}/{name} is {schedule.state}")
             if arn.endswith(":aws-sdk:sfn:startExecution"):
                 params = json.loads(raw_input)
-                sfn = boto3.client("stepfunctions", region_name=region)
+                sfn = thread_client("stepfunctions", region)
                 params.setdefault("Name", str(uuid.uuid4()))
                 resp = sfn.start_execution(
                     stateMachineArn=params["StateMachineArn"], name=params["Name"], input=params.get("Input", "{}")
