@@ -126,15 +126,14 @@ def test_a_dynamodb_write_waiting_for_the_table_lock_is_dropped_when_its_handler
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
     outcome: dict[str, BaseException] = {}
+    deadline = deadlines.Deadline()
 
     def handler() -> None:  # as the runner runs one
-        deadlines.started()
-        try:
-            ddb.put_item(TableName="deadline-test", Item={"pk": {"S": "late"}})
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            deadlines.finished()
+        with deadlines.running(deadline):
+            try:
+                ddb.put_item(TableName="deadline-test", Item={"pk": {"S": "late"}})
+            except BaseException as exc:
+                outcome["error"] = exc
 
     # Given the table lock held elsewhere while a handler's write waits for it
     dynamodb._lock.acquire()
@@ -143,14 +142,53 @@ def test_a_dynamodb_write_waiting_for_the_table_lock_is_dropped_when_its_handler
         worker.start()
         time.sleep(0.5)
         # When the handler's time runs out before it gets the lock
-        assert deadlines.expire(worker.ident)
+        deadline.expire()
     finally:
         dynamodb._lock.release()
     worker.join(10)
     # Then the write is dropped
     assert isinstance(outcome.get("error"), deadlines.HandlerTimedOut)
     assert "Item" not in ddb.get_item(TableName="deadline-test", Key={"pk": {"S": "late"}})
-    assert not deadlines.expire(worker.ident)  # a finished handler cannot be expired (its thread id is free)
+
+
+def test_a_transaction_under_way_when_its_handler_times_out_is_finished_not_cut(
+    deployed: tuple[LocalCloud, StackOutputs],
+) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from trainops_local.cloud import deadlines
+
+    cloud, _ = deployed
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName="deadline-tx",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    deadline = deadlines.Deadline()
+    put_item = DynamoDBBackend.put_item
+    seen: list[str] = []
+
+    def expiring_put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append("put")
+        deadline.expire()  # the time runs out after the transaction's first write
+        return put_item(self, *args, **kwargs)
+
+    DynamoDBBackend.put_item = expiring_put_item  # type: ignore[method-assign]
+    try:
+        with deadlines.running(deadline):
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "deadline-tx", "Item": {"pk": {"S": key}}}} for key in ("a", "b", "c")
+                ]
+            )
+    finally:
+        DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
+    # Then every item of the transaction was written (a request inside moto completes), and the next call is refused
+    assert len(seen) == 3
+    assert ddb.scan(TableName="deadline-tx")["Count"] == 3
+    with deadlines.running(deadline), pytest.raises(deadlines.HandlerTimedOut):
+        ddb.scan(TableName="deadline-tx")
 
 
 def test_logs_written_to_cloudwatch(deployed: tuple[LocalCloud, StackOutputs]) -> None:

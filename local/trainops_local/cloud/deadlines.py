@@ -6,12 +6,14 @@ timed-out handler used to go on: in a burst (``benchmarks/burst.py``) three Norm
 waited past their 60 s for the local DynamoDB lock went on to record runs whose executions had already failed,
 and those uploads were never trained nor reported.
 
-Here, once the runner has answered ``Sandbox.Timedout``, the handler's thread is marked expired, and
+Each invocation now carries a :class:`Deadline` (in its handler thread's thread-local state, so a reused thread
+id can never inherit another invocation's); once the runner has answered ``Sandbox.Timedout`` it is expired, and
 
-* its next AWS request raises :class:`HandlerTimedOut` before moto sees it (moto's ``BotocoreStubber``, the
-  one entry point of every mocked request, checks first);
-* a DynamoDB write that was waiting for the local table lock (:mod:`trainops_local.cloud.dynamodb`) when the
-  time ran out is dropped when it gets the lock.
+* the handler's next AWS request raises :class:`HandlerTimedOut` before moto sees it (moto's
+  ``BotocoreStubber``, the one entry point of every mocked request, checks first);
+* a DynamoDB request that was waiting for the local table lock (:mod:`trainops_local.cloud.dynamodb`) when the
+  time ran out is refused when it gets the lock: checked at the request's first acquisition only, so a
+  TransactWriteItems or BatchWriteItem already under way is never cut in half.
 
 A request already inside moto completes, as one AWS had already received would. :class:`HandlerTimedOut` is a
 ``BaseException``, so a handler's ``except Exception`` cannot catch it and carry on. Threads a handler starts
@@ -21,48 +23,55 @@ itself are not covered (trainops' handlers start none).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["HandlerTimedOut", "check", "expire", "finished", "install", "started", "uninstall"]
+__all__ = ["Deadline", "HandlerTimedOut", "check", "check_first_lock", "install", "running", "uninstall"]
 
 
 class HandlerTimedOut(BaseException):
     """Raised in a timed-out handler's thread at its next AWS call: the invocation is over."""
 
 
-_mutex = threading.Lock()
-_running: set[int] = set()
-_expired: set[int] = set()
+class Deadline:
+    """One invocation's deadline: expired by the runner when the function's ``Timeout`` has passed."""
+
+    def __init__(self) -> None:
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+
+
+_tls = threading.local()  # .deadline: the invocation's; .depth: nested requests; .lock_checked: met the lock already
 _originals: dict[str, Any] = {}
 
 
-def started() -> None:
-    """The calling thread runs a handler from now on."""
-    with _mutex:
-        _running.add(threading.get_ident())
-
-
-def finished() -> None:
-    """The calling thread's handler returned (its thread id may be reused from now on)."""
-    me = threading.get_ident()
-    with _mutex:
-        _running.discard(me)
-        _expired.discard(me)
-
-
-def expire(ident: int | None) -> bool:
-    """Mark the handler running in thread ``ident`` as timed out; False if it has already finished."""
-    with _mutex:
-        if ident is None or ident not in _running:
-            return False
-        _expired.add(ident)
-        return True
+@contextmanager
+def running(deadline: Deadline) -> Iterator[None]:
+    """The calling thread runs the invocation that ``deadline`` belongs to, for the ``with`` block."""
+    _tls.deadline = deadline
+    try:
+        yield
+    finally:
+        _tls.deadline = None
 
 
 def check() -> None:
-    """Raise :class:`HandlerTimedOut` if the calling thread's handler has timed out."""
-    if _expired and threading.get_ident() in _expired:
+    """Raise :class:`HandlerTimedOut` if the calling thread's invocation has timed out."""
+    deadline = getattr(_tls, "deadline", None)
+    if deadline is not None and deadline.expired:
         raise HandlerTimedOut("the invocation timed out: Lambda has stopped this handler")
+
+
+def check_first_lock() -> None:
+    """:func:`check`, at the first local-lock acquisition of the current request only (a transaction or batch
+    that has begun writing is finished, never cut in half)."""
+    if getattr(_tls, "lock_checked", True):
+        return
+    _tls.lock_checked = True
+    check()
 
 
 def install() -> None:
@@ -75,8 +84,17 @@ def install() -> None:
     _originals["__call__"] = original
 
     def __call__(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        check()
-        return original(self, event_name, request, **kwargs)
+        depth = getattr(_tls, "depth", 0)
+        if depth == 0:  # a request moto makes while answering another is part of that one: never cut
+            check()
+            _tls.lock_checked = False
+        _tls.depth = depth + 1
+        try:
+            return original(self, event_name, request, **kwargs)
+        finally:
+            _tls.depth = depth
+            if depth == 0:
+                _tls.lock_checked = True
 
     BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
 

@@ -135,7 +135,7 @@ def install() -> None:
         @functools.wraps(original)
         def write(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
             with _lock:
-                deadlines.check()  # a handler that timed out while it waited for the lock writes nothing
+                deadlines.check_first_lock()  # a handler that timed out while it waited for the lock: refused
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, write)

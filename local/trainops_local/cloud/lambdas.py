@@ -337,23 +337,23 @@ class LambdaRunner:
         env = self.environment_for(fn, request_id)
         log = io.StringIO()
         outcome: dict[str, Any] = {}
+        deadline = deadlines.Deadline()
 
         def run() -> None:
             _tls.env = env
             _tls.log = log
-            deadlines.started()
             try:
                 try:
                     handler = self._load_handler(fn)
                 except ImportError as exc:
                     outcome["import_error"] = True
                     raise exc
-                outcome["result"] = handler(event, context)
+                with deadlines.running(deadline):
+                    outcome["result"] = handler(event, context)
             except BaseException as exc:  # noqa: BLE001  (a handler's every failure is the invocation's FunctionError, as in the Lambda runtime)
                 outcome["error"] = exc
                 outcome["tb"] = exc.__traceback__
             finally:
-                deadlines.finished()
                 _tls.env = None
                 _tls.log = None
 
@@ -364,7 +364,7 @@ class LambdaRunner:
         worker.join(timeout)
         if worker.is_alive():
             # AWS stops a timed-out handler; a thread cannot be stopped, so it makes no further AWS call instead
-            deadlines.expire(worker.ident)
+            deadline.expire()
             payload: dict[str, Any] | None = {
                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
                 "errorType": "Sandbox.Timedout",
