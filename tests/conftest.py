@@ -22,7 +22,7 @@ def trainops_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     """
     from trainops_local.runner import LocalTrainops
 
-    iam = None if "e2e" in request.path.parts else False
+    iam = None if request.path.is_relative_to(Path(__file__).parent / "e2e") else False
     with LocalTrainops(tmp_path_factory.mktemp("trainops"), iam=iam) as app:
         yield app
 

@@ -26,7 +26,7 @@ def test_stopping_the_local_cloud_leaves_nothing_running(tmp_path):
     from trainops_local.runner import LocalTrainops
 
     before = {t.ident for t in threading.enumerate()}
-    with LocalTrainops(tmp_path) as app:
+    with LocalTrainops(tmp_path, iam=False) as app:  # as the other state-machine suites (tests/conftest.py)
         stack = app.cloud.stacks[app.stack_name]
         app.cloud.client("events").disable_rule(Name=stack.physical_id("HandleJobEventFunctionJobStateChange"))
         known = app._executions()

@@ -128,3 +128,31 @@ def test_one_job_that_cannot_be_described_does_not_keep_the_others_unanswered(le
         reconcile(ledger=ledger, sfn=sfn, sagemaker=_OneDenied())
     assert sfn.succeeded == ["tok-done"]
     assert [t["pk"] for t in waiting_tokens(ledger)] == ["JOB#trainops-denied-train"]
+
+
+class _ThrottledOnAnswer:
+    """DescribeTrainingJob answers the reconciler's first describe of a job, then is throttled (the answer's own
+    describe, inside callbacks.answer, raises the raw ClientError)."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls[TrainingJobName] = self.calls.get(TrainingJobName, 0) + 1
+        if TrainingJobName == "trainops-throttled-train" and self.calls[TrainingJobName] > 1:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "DescribeTrainingJob")
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{TrainingJobName}"
+        return {"TrainingJobName": TrainingJobName, "TrainingJobArn": arn, "TrainingJobStatus": "Completed"}
+
+
+def test_a_raw_aws_error_while_answering_one_run_does_not_keep_the_others_unanswered(ledger):
+    ledger.store_token("trainops-throttled-train", "training", "tok-throttled", "run-1")
+    ledger.store_token("trainops-fine-train", "training", "tok-fine", "run-2")
+    sfn = _Sfn()
+    from trainops.errors import AwsThrottled
+
+    with pytest.raises(AwsThrottled, match="trainops-throttled-train"):
+        reconcile(ledger=ledger, sfn=sfn, sagemaker=_ThrottledOnAnswer())
+    assert sfn.succeeded == ["tok-fine"]

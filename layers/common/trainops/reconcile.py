@@ -62,7 +62,8 @@ def reconcile(
                 # one job that cannot be described (throttled, denied) must not keep the others unanswered:
                 # the sweep goes on and fails at its end, so the error is still seen, alarmed and retried
                 error = translate(exc, f"describing {name}")
-                error.__cause__ = exc
+                if error is not exc:
+                    error.__cause__ = exc
                 log.warning("reconcile: could not describe %s, the other tokens are still answered: %s", name, error)
                 failures.append(error)
                 continue
@@ -78,7 +79,13 @@ def reconcile(
             continue
         try:
             callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
-        except TrainopsError as error:  # as above: the others are still answered, the sweep fails at its end
+        except (
+            TrainopsError,
+            ClientError,
+        ) as exc:  # as above: the others are still answered, the sweep fails at its end
+            error = translate(exc, f"answering the run waiting for {name}") if isinstance(exc, ClientError) else exc
+            if error is not exc:
+                error.__cause__ = exc
             log.warning("reconcile: could not answer the run waiting for %s: %s", name, error)
             failures.append(error)
             continue
