@@ -2,6 +2,7 @@
 them (issue 9).
 
     .venv/bin/python benchmarks/burst.py [--uploads 1000 --projects 50 --policy coalesce --seed 7]
+                                         [--switch-interval 0.05]
 
 Method. ``template.yaml`` is deployed into the local cloud; each project gets a config (untimed). Then, timed:
 ``--uploads`` objects ``data/<project>/part-<n>.csv`` (tiny valid CSVs, projects drawn at random) are put into the
@@ -46,10 +47,10 @@ DynamoDB lock (hundreds of handler and execution threads share one GIL, and the 
 hands over only as fast as its next waiter is scheduled): 5 executions FAILED, visibly, and three of them had
 taken their project's run slot, so that project's later uploads waited for a run that had ended: 6 runs fewer
 than expected, 67 uploads counted lost here. On AWS the slot would be handed on by ReconcileJobs within 15 minutes
-(the benchmark does not fire it) and no handler waits on a lock. With ``sys.setswitchinterval(0.05)`` (the lock's
-holder keeps the GIL long enough to finish its write) three runs measured 73.3 / 77.8 / 79.5 s (0.2 s for the
-last), 0 lost: not adopted in the local cloud yet (it changes the whole process's scheduling; the test suite's
-timing under it is unmeasured).
+(the benchmark does not fire it) and no handler waits on a lock. With ``--switch-interval 0.05``
+(``sys.setswitchinterval``: the lock's holder keeps the GIL long enough to finish its write) two runs measured
+73.3 / 77.8 s and one with 0.2 79.5 s, 0 lost: not adopted in the local cloud yet (it changes the whole
+process's scheduling; the test suite's timing under it is unmeasured).
 
 Where the time goes (py-spy, ``--gil``, over 200- to 1,000-upload bursts): the local cloud is one Python
 process, so its CPU time is the wall time (one core; the other core runs only the training stand-in's shell
@@ -207,7 +208,14 @@ def main() -> None:  # noqa: PLR0915  (the benchmark's steps in order, read top 
     parser.add_argument("--reannounced", type=float, default=0.10, help="share re-announced with a new time")
     parser.add_argument("--policy", choices=("coalesce", "queue", "parallel"), default="coalesce")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval for this run (Python's default 0.005 s): the lock-convoy experiment",
+    )
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
 
     from trainops.ledger import Ledger
     from trainops_local.runner import LocalTrainops

@@ -95,6 +95,15 @@ def test_timeout_enforced(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
 
 
+def _table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
 def test_a_timed_out_handler_makes_no_further_aws_call(deployed: tuple[LocalCloud, StackOutputs]) -> None:
     # Given a handler that sleeps past its 1 s Timeout and then writes to S3
     cloud, stack = deployed
@@ -119,12 +128,7 @@ def test_a_dynamodb_write_waiting_for_the_table_lock_is_dropped_when_its_handler
 
     cloud, _ = deployed
     ddb = cloud.client("dynamodb")
-    ddb.create_table(
-        TableName="deadline-test",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    _table(ddb, "deadline-test")
     outcome: dict[str, BaseException] = {}
     deadline = deadlines.Deadline()
 
@@ -159,12 +163,7 @@ def test_a_transaction_under_way_when_its_handler_times_out_is_finished_not_cut(
 
     cloud, _ = deployed
     ddb = cloud.client("dynamodb")
-    ddb.create_table(
-        TableName="deadline-tx",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    _table(ddb, "deadline-tx")
     deadline = deadlines.Deadline()
     put_item = DynamoDBBackend.put_item
     seen: list[str] = []

@@ -7,10 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from cfnlint.decode import decode
-from moto import mock_aws
 from trainops.ledger import RECONCILE_SLOTS, RECONCILE_TOKENS, Ledger
 from trainops.reconcile import held_slots, reconcile, waiting_tokens
 
@@ -31,20 +28,8 @@ class _NoScan:
 
 
 @pytest.fixture
-def ledger():
-    # the table exactly as template.yaml defines it (keys and indexes)
-    template, _ = decode(str(TEMPLATE))
-    props = template["Resources"]["RunsTable"]["Properties"]
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="runs",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-        )
-        yield Ledger("runs", _NoScan(ddb))
+def ledger(runs_table):
+    return Ledger("runs", _NoScan(runs_table))
 
 
 def test_a_token_is_in_the_index_while_it_waits(ledger):

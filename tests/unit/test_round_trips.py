@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from cfnlint.decode import decode
 from moto import mock_aws
 from trainops import coalescing, triggers
 from trainops.ledger import Ledger
@@ -41,19 +40,8 @@ class Counting:
 
 
 @pytest.fixture
-def ddb():
-    template, _ = decode(str(TEMPLATE))
-    props = template["Resources"]["RunsTable"]["Properties"]
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="runs",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-        )
-        yield Counting(client)
+def ddb(runs_table):
+    return Counting(runs_table)
 
 
 def test_a_duplicate_delivery_is_decided_by_one_conditional_write(ddb):
