@@ -59,13 +59,7 @@ def reconcile(
             status = getattr(sagemaker, job.describe)(**{job.name_field: name})[job.status_field]
         except ClientError as exc:
             if error_code(exc) not in ("ValidationException", "ResourceNotFound"):
-                # one job that cannot be described (throttled, denied) must not keep the others unanswered:
-                # the sweep goes on and fails at its end, so the error is still seen, alarmed and retried
-                error = translate(exc, f"describing {name}")
-                if error is not exc:
-                    error.__cause__ = exc
-                log.warning("reconcile: could not describe %s, the other tokens are still answered: %s", name, error)
-                failures.append(error)
+                failures.append(_kept(exc, f"describing {name}"))
                 continue
             stored = datetime.fromisoformat(token.get("stored_at") or now.isoformat())
             if now - stored > ORPHAN_AFTER:
@@ -79,15 +73,8 @@ def reconcile(
             continue
         try:
             callbacks.answer(token["kind"], name, token, ledger=ledger, sfn=sfn, sagemaker=sagemaker)
-        except (
-            TrainopsError,
-            ClientError,
-        ) as exc:  # as above: the others are still answered, the sweep fails at its end
-            error = translate(exc, f"answering the run waiting for {name}") if isinstance(exc, ClientError) else exc
-            if error is not exc:
-                error.__cause__ = exc
-            log.warning("reconcile: could not answer the run waiting for %s: %s", name, error)
-            failures.append(error)
+        except (TrainopsError, ClientError) as exc:
+            failures.append(_kept(exc, f"answering the run waiting for {name}"))
             continue
         answered.append(name)
     # runs that ended without freeing their project's slot: their waiting uploads get their follow-up now
@@ -95,3 +82,13 @@ def reconcile(
     if failures:
         raise failures[0]
     return {"answered": answered, "orphaned": orphaned, "still_running": running, "slots_finished": finished}
+
+
+def _kept(exc: Exception, action: str) -> Exception:
+    """One job the sweep could not describe or answer (throttled, denied) must not keep the others unanswered:
+    its error, typed and logged, is kept, and the sweep raises the first at its end (seen, alarmed, retried)."""
+    error = translate(exc, action) if isinstance(exc, ClientError) else exc
+    if error is not exc:
+        error.__cause__ = exc
+    log.warning("reconcile: %s failed, the other waiting runs are still answered: %s", action, error)
+    return error
