@@ -71,6 +71,9 @@ def main() -> int:
         model_dir = Path(os.environ["SM_MODEL_DIR"])
         torch.save(model.module.state_dict(), model_dir / "model.pt")
         (model_dir / "training.json").write_text(json.dumps({"world_size": world, "rows": int(total.item())}))
+    # no rank exits (closing its gloo sockets) while another may still be reading from it: without this, rank 0
+    # failed once in CI with "Connection closed by peer" after rank 1 had finished and exited
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
