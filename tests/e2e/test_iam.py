@@ -50,3 +50,44 @@ def test_a_run_without_a_config_gets_a_job_role(tmp_path: Path) -> None:
         assert app.cloud.iam
         summary = app.run("noconfig", EXAMPLES / "data" / "breast_cancer.csv", None, timeout=300)
     assert summary.status == "SUCCEEDED", (summary.failed_state, summary.cause)
+
+
+def test_uploads_coalesced_under_a_run_get_their_follow_up_with_the_functions_own_roles(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    from trainops.ledger import Ledger
+
+    with LocalTrainops(tmp_path / "wd", persist=False) as app:
+        assert app.cloud.iam
+        config = tmp_path / "coal.yaml"
+        config.write_text("project: coal\nalgorithm: {name: xgboost, hyperparameters: {num_round: 5}}\n")
+        app.upload_config("coal", config)
+        app.cloud.wait_idle(30)
+        ledger = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb"))
+        # Given a run of the project held at RegisterModel (the project lock taken by the test)
+        assert ledger.acquire_lock("coal", "held-by-the-test", lease_seconds=600)
+        files = []
+        for name in ("a.csv", "b.csv", "c.csv"):
+            shutil.copy(EXAMPLES / "data" / "breast_cancer.csv", tmp_path / name)
+            files.append(tmp_path / name)
+        known = app._executions()
+        first = app.find_execution(app.upload_data("coal", files[0]), known)
+        while ledger.get_slot("coal") is None:
+            time.sleep(0.05)
+        # When two more files land while it runs, then it ends
+        for path in files[1:]:
+            app.upload_data("coal", path)
+        app.cloud.wait_idle(60)
+        ledger.release_lock("coal", "held-by-the-test")
+        assert app.follow(first, "coal", timeout=300).status == "SUCCEEDED"
+        # Then FinishRun, as its own role (BatchWriteItem on the pending uploads), hands over to one follow-up
+        requests = {r["key"].rsplit("/", 1)[1]: r for r in ledger.project_requests("coal")}
+        follow_up = requests["c.csv"]["covered_by"]
+        assert requests["b.csv"]["covered_by"] == follow_up
+        assert ledger.pending("coal") == []
+        from trainops.coalescing import execution_arn
+
+        summary = app.follow(execution_arn(app.state_machine_arn, follow_up), "coal", timeout=300)
+        assert summary.status == "SUCCEEDED", (summary.failed_state, summary.cause)
+        assert ledger.get_slot("coal") is None

@@ -638,3 +638,26 @@ def test_a_task_that_times_out_is_caught_and_recorded(trainops_cloud: Any, defin
     tokens = app.cloud.client("dynamodb").scan(TableName=app.outputs["RunsTableName"])["Items"]
     waiting = [t for t in tokens if t["sk"]["S"] == "TOKEN" and "fault-timeout" in t["pk"]["S"]]
     assert waiting and all(t["status"]["S"] != "WAITING" for t in waiting)
+
+
+def test_a_run_that_fails_at_the_first_state_after_taking_the_slot_frees_it(trainops_cloud: Any) -> None:
+    from trainops.ledger import Ledger
+
+    app = trainops_cloud
+
+    def deny_the_run_record(params: dict[str, Any]) -> dict[str, Any] | None:
+        # NormalizeRequest has taken the project's slot; writing the run record right after is denied
+        item = json.loads(params.get("body") or b"{}").get("Item", {})
+        if str(item.get("pk", {}).get("S", "")).startswith("RUN#"):
+            return {"Code": "AccessDeniedException", "Message": "fault suite: denied"}
+        return None
+
+    with aws_answers("dynamodb", "PutItem", deny_the_run_record):
+        summary = app.run("fault-first-state", DATA, None, timeout=60)
+    assert summary.status == "FAILED", (summary.status, summary.error, summary.cause)
+    assert _caught_at(app, summary.execution_arn) == "NormalizeRequest"
+    # the slot it took is freed by its own end (FinishFailedRun), not 15 minutes later by the reconciler
+    assert Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_slot("fault-first-state") is None
+    record = _record(app, summary.execution_arn.rsplit(":", 1)[1])
+    assert record is not None and record["project"] == "fault-first-state"  # in the project's history
+    assert record["status"] == "FAILED"

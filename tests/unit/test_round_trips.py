@@ -29,7 +29,7 @@ class Counting:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if name.startswith(("get_", "put_", "update_", "delete_", "query", "head_", "list_", "describe_")):
+        if name.startswith(("get_", "put_", "update_", "delete_", "query", "head_", "list_", "describe_", "batch_")):
 
             def counted(*args: Any, **kwargs: Any) -> Any:
                 self.calls[name] += 1
@@ -93,10 +93,53 @@ def test_an_upload_waiting_for_a_running_run_reads_nothing(ddb):
     assert outcome == "waiting"
     assert slot is not None
     assert slot["holder"] == "20260101T000000-aaaa"
-    # record, pending, claim (failed: the slot came with it), the record's status: writes only
-    assert dict(ddb.calls) == {"put_item": 3, "update_item": 1}
-    assert ledger.get_request("demo", "20260101T000001-bbbb")["waiting_on"] == "20260101T000000-aaaa"
+    # record (as pending), pending, claim (failed: the slot came with it): three writes, nothing else
+    assert dict(ddb.calls) == {"put_item": 3}
+    assert ledger.get_request("demo", "20260101T000001-bbbb")["status"] == "pending"
     assert [p["run_id"] for p in ledger.pending("demo")] == ["20260101T000001-bbbb"]
+
+
+def test_covered_uploads_leave_the_pending_set_25_per_call(ddb):
+    ledger = Ledger("runs", ddb)
+    run_ids = [f"20260101T0000{i:02d}-aaaa" for i in range(60)]
+    for run_id in run_ids:
+        ledger.put_pending("demo", run_id, {"key": run_id})
+    ddb.calls.clear()
+    ledger.drop_pending_many("demo", run_ids[:55])
+    assert dict(ddb.calls) == {"batch_write_item": 3}  # 25 + 25 + 5
+    assert [p["run_id"] for p in ledger.pending("demo")] == run_ids[55:]
+
+
+class Unprocessing:
+    """A table that leaves the first ``times`` BatchWriteItem requests unprocessed, as DynamoDB may under load."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self.client, self.times, self.calls = client, times, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls <= self.times:
+            return {"UnprocessedItems": kwargs["RequestItems"]}
+        return self.client.batch_write_item(**kwargs)
+
+
+def test_unprocessed_deletes_are_sent_again_then_throttled(runs_table, monkeypatch):
+    from trainops import ledger as ledger_module
+    from trainops.errors import AwsThrottled
+
+    monkeypatch.setattr(ledger_module.time, "sleep", lambda _s: None)
+    flaky = Unprocessing(runs_table, times=2)
+    ledger = Ledger("runs", flaky)
+    ledger.put_pending("demo", "20260101T000000-aaaa", {})
+    ledger.drop_pending_many("demo", ["20260101T000000-aaaa"])
+    assert flaky.calls == 3 and ledger.pending("demo") == []
+    stuck = Ledger("runs", Unprocessing(runs_table, times=99))
+    stuck.put_pending("demo", "20260101T000001-bbbb", {})
+    with pytest.raises(AwsThrottled, match="1 pending uploads of demo unprocessed"):
+        stuck.drop_pending_many("demo", ["20260101T000001-bbbb"])
 
 
 @pytest.fixture

@@ -162,3 +162,22 @@ def test_fingerprint_follows_the_data_not_the_marker(s3):
     assert first == ready_request()  # the marker written again: the same data
     s3.put_object(Bucket=DATA_BUCKET, Key="data/demo/b1/part-1.csv", Body=csv_rows(12))
     assert ready_request() != first  # a part added: new data, even though the marker is the same empty object
+
+
+@pytest.mark.parametrize(
+    ("raw", "project"),
+    [
+        ({"source": "aws.s3", "detail": {"object": {"key": "data/churn/a.csv"}}}, "churn"),
+        ({"detail": {"object": {"key": "data/readme.txt"}}}, None),
+        ({"detail": {"object": {"key": "data/Bad_Name/a.csv"}}}, None),
+        ({"project": "churn"}, "churn"),
+        ({"trigger": "follow-up", "project": "churn", "run_id": "x"}, "churn"),
+        ({"projct": "churn"}, None),
+        (None, None),
+        ([1, 2], None),
+    ],
+)
+def test_the_project_of_a_raw_input_is_read_without_any_aws_call(raw, project) -> None:
+    from trainops.coalescing import project_of_input
+
+    assert project_of_input(raw) == project

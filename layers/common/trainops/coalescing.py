@@ -7,15 +7,19 @@
 
 The protocol (items in the runs table, see :mod:`trainops.ledger`):
 
-1. NormalizeRequest records the upload (``REQUESTS#<project>``; a second delivery is a duplicate), marks it
-   pending (``PENDING#<project>``), and only then tries to take the project's run slot (``SLOT#<project>``).
-   Taken: the upload leaves the pending set and the run starts. Held by a live run: the upload stays pending.
+1. NormalizeRequest records the upload as pending (``REQUESTS#<project>``; a second delivery is a duplicate), adds
+   it to the pending set (``PENDING#<project>``), and only then tries to take the project's run slot
+   (``SLOT#<project>``). Taken: the upload leaves the pending set and the run starts. Held by a live run: the
+   upload stays pending, nothing more is written (three writes in all).
 2. When a run ends (FinishRun, on the success and on the failure path) it reads the pending set. Empty: it
    frees the slot and reads again (an upload that tried the slot just before was written before it tried, so
    it is seen now), taking the slot back for a follow-up when something arrived. Not empty: it hands the slot
-   to the follow-up in one conditional write, marks the covered uploads, and starts the follow-up execution.
+   to the follow-up in one conditional write, marks the covered uploads (and drops them from the pending set,
+   25 a BatchWriteItem), and starts the follow-up execution.
 3. A slot whose holder's execution ended without FinishRun (stopped, timed out) is taken over by the next
-   upload; the taker's own end then covers what was pending.
+   upload; the taker's own end then covers what was pending. An execution that failed at NormalizeRequest after
+   taking the slot frees it at its own end (FinishFailedRun: :func:`finish_for_execution`); ReconcileJobs
+   finishes any slot left otherwise (:func:`sweep`).
 
 Every upload thus ends with ``covered_by`` = the run that trained on it or on newer data of the project.
 """
@@ -30,8 +34,9 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
+from trainops.errors import InvalidProjectName
 from trainops.ledger import Ledger
-from trainops.naming import digest
+from trainops.naming import check_project_name, digest
 from trainops.settings import SettingsError
 
 Policy = Literal["coalesce", "queue", "parallel"]
@@ -95,11 +100,12 @@ def admit(
     Returns ``("run", None)``, ``("duplicate", <existing record>)`` or ``("waiting", <slot>)``.
     """
     upload = {**upload, "received_ns": time.time_ns()}
-    existing = ledger.record_request(project, run_id, execution, upload)
+    # recorded with the status it has if nothing else happens: a parallel run starts, anything else waits
+    status = {"status": "started", "covered_by": run_id} if policy == "parallel" else {"status": "pending"}
+    existing = ledger.record_request(project, run_id, execution, {**upload, **status})
     if existing is not None:
         return "duplicate", existing
     if policy == "parallel":
-        ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
         return "run", None
     ledger.put_pending(project, run_id, upload)
     # a failed claim returns the slot that stopped it (no second read); without it, read the slot
@@ -116,9 +122,8 @@ def admit(
         ledger.drop_pending(project, run_id)
         ledger.update_request(project, run_id, {"status": "started", "covered_by": run_id})
         return "run", None
-    slot = slot or ledger.get_slot(project) or {}
-    ledger.update_request(project, run_id, {"status": "pending", "waiting_on": slot.get("holder")}, unless_covered=True)
-    return "waiting", slot
+    # recorded as pending already; the holder's end (FinishRun) marks it covered
+    return "waiting", slot or ledger.get_slot(project) or {}
 
 
 def admit_follow_up(ledger: Ledger, *, project: str, run_id: str, execution: str, covers: list[str]) -> bool:
@@ -129,7 +134,7 @@ def admit_follow_up(ledger: Ledger, *, project: str, run_id: str, execution: str
     for covered in covers:
         record = ledger.get_request(project, covered) or {}
         ledger.put_pending(project, covered, {k: record.get(k) for k in UPLOAD_FIELDS})
-        ledger.update_request(project, covered, {"status": "pending", "covered_by": None, "waiting_on": None})
+        ledger.update_request(project, covered, {"status": "pending", "covered_by": None})
     return False
 
 
@@ -180,7 +185,7 @@ def finish(  # noqa: PLR0911  (one return per admission outcome, each documented
             continue
         for covered in covers:
             ledger.update_request(project, covered, {"status": "covered", "covered_by": successor})
-            ledger.drop_pending(project, covered)
+        ledger.drop_pending_many(project, covers)
         _start(sfn, state_machine_arn, successor, payload)
         return {"action": "follow-up", "run_id": successor, "covers": covers}
     return {"action": "none", "reason": "the slot kept changing; the next upload or the reconciler finishes it"}
@@ -198,6 +203,40 @@ def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> 
     except ClientError as exc:
         if error_code(exc) != "ExecutionAlreadyExists":
             raise translate(exc, "StartExecution of the follow-up run") from exc
+
+
+def project_of_input(raw: Any) -> str | None:
+    """The project an execution's raw input names, without any AWS call (None when it names none): the
+    ``data/<project>/`` part of an S3 upload's key, else the ``project`` of a manual, scheduled or follow-up start.
+    Only used to find a slot this very execution holds (:func:`finish_for_execution`): a wrong guess finds none."""
+    if not isinstance(raw, dict):
+        return None
+    detail = raw.get("detail")
+    name: Any = raw.get("project")
+    if isinstance(detail, dict) and isinstance(detail.get("object"), dict):
+        parts = str(detail["object"].get("key") or "").split("/")
+        name = parts[1] if len(parts) >= 3 and parts[0] == "data" else None
+    try:
+        return check_project_name(name)
+    except InvalidProjectName:
+        return None
+
+
+def finish_for_execution(
+    ledger: Ledger, *, project: str, execution: str, state_machine_arn: str | None, sfn: Any
+) -> dict[str, Any]:
+    """The end of an execution that failed before its request reached the state data (NormalizeRequest took the
+    project's slot, then failed or timed out): when the slot is held by this very execution, finish the run that
+    holds it, as ReconcileJobs would 15 minutes later, so the uploads waiting on it are not held back."""
+    slot = ledger.get_slot(project) if execution else None
+    if slot is None or slot.get("execution") != execution:
+        return {"action": "none", "reason": "the run ended before it had a request"}
+    policy: Policy = "queue" if slot.get("policy") == "queue" else "coalesce"
+    holder = str(slot["holder"])
+    outcome = finish(
+        ledger, project=project, run_id=holder, policy=policy, state_machine_arn=state_machine_arn, sfn=sfn
+    )
+    return {**outcome, "holder": holder}
 
 
 def sweep(ledger: Ledger, slots: list[dict[str, Any]], *, state_machine_arn: str | None, sfn: Any) -> list[str]:

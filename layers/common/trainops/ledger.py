@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from trainops.aws import error_code, translate
-from trainops.errors import RegistryBusy
+from trainops.errors import AwsThrottled, RegistryBusy
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ RECONCILE_INDEX = "to-reconcile"
 RECONCILE_KEY = "reconcile_pk"
 RECONCILE_TOKENS = "RECONCILE#TOKEN"
 RECONCILE_SLOTS = "RECONCILE#SLOT"
+
+# BatchWriteItem: at most 25 put or delete requests per call
+BATCH_WRITE_MAX = 25
 
 
 def now_iso() -> str:
@@ -286,28 +289,21 @@ class Ledger:
             return _failed_on(exc) or self._get(f"REQUESTS#{project}", run_id) or {}
         return None
 
-    def update_request(
-        self, project: str, run_id: str, fields: dict[str, Any], *, unless_covered: bool = False
-    ) -> bool:
-        """Update an upload's record; with ``unless_covered`` only while no run has covered it yet."""
+    def update_request(self, project: str, run_id: str, fields: dict[str, Any]) -> None:
+        """Update an upload's record."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": v for i, v in enumerate(_clean(list(fields.values())))}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": {"pk": {"S": f"REQUESTS#{project}"}, "sk": {"S": run_id}},
-            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _serialize_values(values),
-        }
-        if unless_covered:
-            kwargs["ConditionExpression"] = "attribute_not_exists(covered_by)"
         try:
-            self._call("update_item", **kwargs)
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key={"pk": {"S": f"REQUESTS#{project}"}, "sk": {"S": run_id}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_serialize_values(values),
+            )
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
             raise translate(exc, "UpdateItem request record") from exc
-        return True
 
     def get_request(self, project: str, run_id: str) -> dict[str, Any] | None:
         return self._get(f"REQUESTS#{project}", run_id)
@@ -329,6 +325,30 @@ class Ledger:
             TableName=self.table_name,
             Key={"pk": {"S": f"PENDING#{project}"}, "sk": {"S": run_id}},
         )
+
+    def drop_pending_many(self, project: str, run_ids: list[str], *, attempts: int = 6) -> None:
+        """Uploads covered by a run leave the pending set: BatchWriteItem, 25 deletes a request (FinishRun covers
+        every upload that waited, however many). Unprocessed deletes are sent again with backoff; still unprocessed
+        after ``attempts``: AwsThrottled (the state machine retries FinishRun; deleting twice is harmless)."""
+        for start in range(0, len(run_ids), BATCH_WRITE_MAX):
+            chunk = run_ids[start : start + BATCH_WRITE_MAX]
+            requests: dict[str, Any] = {
+                self.table_name: [
+                    {"DeleteRequest": {"Key": {"pk": {"S": f"PENDING#{project}"}, "sk": {"S": run_id}}}}
+                    for run_id in chunk
+                ]
+            }
+            for attempt in range(attempts):
+                requests = self._call("batch_write_item", RequestItems=requests).get("UnprocessedItems") or {}
+                if not requests:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+            else:
+                raise AwsThrottled(
+                    f"DynamoDB left {len(requests[self.table_name])} pending uploads of {project} unprocessed "
+                    f"after {attempts} BatchWriteItem attempts",
+                    fix="retried by the state machine; raise the table's capacity if this persists",
+                )
 
     def get_slot(self, project: str) -> dict[str, Any] | None:
         return self._get(f"SLOT#{project}", "SLOT")

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -> dict[str, Any]:
-    """``event`` = ``{"state": <the state data>}``; a run that never got a request holds no slot."""
+    """``event`` = ``{"state": <the state data>, "execution": <name>}``; a run that failed before it had a request
+    frees the slot only if this execution holds it."""
     state = event.get("state")
     if isinstance(state, dict):
         try:
@@ -29,20 +30,33 @@ def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -
             log.exception("the run's end could not be announced; freeing the project's slot anyway")
             telemetry.record(None, {"EventsNotPublished": 1})
     request_data = state.get("request") if isinstance(state, dict) else None
-    if not isinstance(request_data, dict):
-        return {"action": "none", "reason": "the run ended before it had a request"}
-    request = RunRequest.model_validate(request_data)
-    policy = config_of(request).concurrency
-    if policy == "parallel":
-        return {"action": "none", "reason": "concurrency: parallel"}
-    outcome = coalescing.finish(
-        ledger_for(settings, clients),
-        project=request.project,
-        run_id=request.run_id,
-        policy=policy,
-        state_machine_arn=settings.state_machine_arn,
-        sfn=clients.sfn,
-    )
+    if isinstance(request_data, dict):
+        request = RunRequest.model_validate(request_data)
+        policy = config_of(request).concurrency
+        if policy == "parallel":
+            return {"action": "none", "reason": "concurrency: parallel"}
+        outcome = coalescing.finish(
+            ledger_for(settings, clients),
+            project=request.project,
+            run_id=request.run_id,
+            policy=policy,
+            state_machine_arn=settings.state_machine_arn,
+            sfn=clients.sfn,
+        )
+        project, run_id = request.project, request.run_id
+    else:  # failed at the first state: it may have taken the slot before failing
+        named = coalescing.project_of_input(state.get("input")) if isinstance(state, dict) else None
+        if named is None:
+            return {"action": "none", "reason": "the run ended before it had a request"}
+        project = named
+        outcome = coalescing.finish_for_execution(
+            ledger_for(settings, clients),
+            project=project,
+            execution=str(event.get("execution") or ""),
+            state_machine_arn=settings.state_machine_arn,
+            sfn=clients.sfn,
+        )
+        run_id = str(outcome.get("holder") or "")
     logs.decision(
         {"follow-up": "follow_up_started", "released": "slot_released"}.get(str(outcome.get("action")), "slot_kept"),
         f"the project's run slot: {outcome.get('action')}"
@@ -51,7 +65,7 @@ def finish_run(event: dict[str, Any], *, settings: Settings, clients: Clients) -
         covers=outcome.get("covers"),
     )
     if outcome.get("action") == "follow-up" and not outcome.get("retried"):
-        telemetry.record(request.project, {"FollowUpRuns": 1}, run_id=request.run_id, follow_up=outcome["run_id"])
+        telemetry.record(project, {"FollowUpRuns": 1}, run_id=run_id, follow_up=outcome["run_id"])
     return outcome
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainops import callbacks, logs, telemetry
+from trainops import callbacks, coalescing, logs, telemetry
 from trainops.models import RunFailure
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
@@ -19,7 +19,8 @@ def record_failure(event: dict[str, Any], *, settings: Settings, clients: Client
     request = _mapping(state.get("request"))
     execution = str(event.get("execution") or "unknown")
     run_id = str(request.get("run_id") or execution)
-    project = request.get("project")
+    # failed at the first state: the project its input names, so the failure shows in the project's history
+    project = request.get("project") or coalescing.project_of_input(state.get("input"))
     ledger = ledger_for(settings, clients)
     existing = ledger.get_run(run_id) if request.get("run_id") else None
     if existing and existing.get("job_failure") and (not cause or name.endswith("JobFailed")):
