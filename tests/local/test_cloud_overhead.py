@@ -141,6 +141,9 @@ def test_uninstall_restores_moto(patched: None) -> None:
     try:
         assert json_path.parse("$.a") is not json_path.parse("$.a")
         assert BackendDict._create_account_specific_backend.__module__ == "moto.core.base_backend"
+        import moto.core.responses
+
+        assert moto.core.responses.method_names_from_class.__module__ == "moto.core.utils"
     finally:
         sfn_patch.install()
         dispatch.install()
@@ -157,3 +160,30 @@ def test_backends_of_a_new_account_are_still_created(patched: None) -> None:
     assert backend.account_id == account
     assert sqs_backends[account]["us-east-1"] is backend  # the fast path finds it the second time
     assert any(known is sqs_backends for known in BackendDict._instances)
+
+
+def test_a_response_class_is_listed_once_and_again_when_it_changes(patched: None) -> None:
+    import moto.core.responses
+    from moto.core.utils import method_names_from_class as moto_list
+    from moto.sqs.responses import SQSResponse
+
+    listed = moto.core.responses.method_names_from_class
+    assert listed.__module__ == dispatch.__name__
+    assert listed(SQSResponse) == moto_list(SQSResponse)
+    assert listed(SQSResponse) is listed(SQSResponse)  # kept, not listed again
+
+    class Extended(SQSResponse):
+        pass
+
+    before = listed(Extended)
+    Extended.brand_new_action = lambda self: None  # type: ignore[attr-defined]
+    try:
+        assert "brand_new_action" in listed(Extended) and "brand_new_action" not in before
+    finally:
+        del Extended.brand_new_action  # type: ignore[attr-defined]
+    assert "brand_new_action" not in listed(Extended)
+    # and a request still reaches its action
+    import boto3
+
+    sqs = boto3.client("sqs")
+    assert sqs.create_queue(QueueName="listed")["QueueUrl"].endswith("/listed")

@@ -9,6 +9,10 @@ burst of events (``benchmarks/burst.py``) that check alone was about 6 % of the 
 :func:`install` puts a fast path in front of it: when the account's backend already exists and this very
 ``BackendDict`` is already registered (found by identity), there is nothing to create or register, which is
 exactly what the original would conclude; anything else goes to moto's original, unchanged.
+
+And every request's ``BaseResponse.call_action`` lists the response class's methods with ``inspect.getmembers``
+(``method_names_from_class``) to see whether the action is one: about 2.5 % of the burst's CPU. The list is kept
+per class; a class that gains or loses an attribute (anywhere in its MRO) is listed again.
 """
 
 from __future__ import annotations
@@ -21,11 +25,24 @@ _originals: dict[str, Any] = {}
 
 
 def install() -> None:
-    """Install the fast path (idempotent)."""
+    """Install the fast paths (idempotent)."""
+    import moto.core.responses
     from moto.core.base_backend import BackendDict
 
     if _originals:
         return
+    list_methods = moto.core.responses.method_names_from_class
+    _originals["method_names_from_class"] = list_methods
+    listed: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: type) -> list[str]:
+        shape = tuple(len(vars(k)) for k in clazz.__mro__)
+        known = listed.get(clazz)
+        if known is None or known[0] != shape:
+            known = listed[clazz] = (shape, list_methods(clazz))
+        return known[1]
+
+    moto.core.responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
     original = BackendDict.__dict__["_create_account_specific_backend"]
     _originals["_create_account_specific_backend"] = original
 
@@ -38,9 +55,11 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Restore moto's method."""
+    """Restore moto's functions."""
+    import moto.core.responses
     from moto.core.base_backend import BackendDict
 
     if not _originals:
         return
+    moto.core.responses.method_names_from_class = _originals.pop("method_names_from_class")
     BackendDict._create_account_specific_backend = _originals.pop("_create_account_specific_backend")  # type: ignore[method-assign]
