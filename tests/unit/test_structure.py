@@ -88,6 +88,9 @@ NOT_FOR_EVERY_FUNCTION = {
         "start_tuning",
         "sync_schedule",
     },
+    # config TEXT is read only where a config object is read from S3; the others validate a run's config dict
+    "trainops.config_yaml": {"normalize_request", "sync_schedule"},
+    "yaml": {"normalize_request", "sync_schedule"},
     "trainops.lint": set(),  # loaded on first use only (steps.runs.lint_errors)
     "trainops.tuning": {"start_tuning"},
     "trainops.autopilot": {"describe_automl", "start_automl"},

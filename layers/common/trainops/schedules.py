@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from trainops import config_yaml  # noqa: F401  (config text is read on every invocation: PyYAML at start)
 from trainops.aws import error_code, translate
 from trainops.config import load_config_text
 from trainops.errors import InvalidEvent

@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trainops import config_yaml  # noqa: F401  (config text is read on every invocation: PyYAML at start)
 from trainops.aws import S3_MISSING_CODES, error_code, translate
 from trainops.coalescing import FOLLOW_UP
 from trainops.config import (
@@ -41,7 +42,7 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 class ManualStart(BaseModel):
     """The documented input of a manual start from the Step Functions console (see events/manual_*.json)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     trigger: str = "manual"
     project: str
     data: str | None = Field(default=None, description="s3://<data bucket>/data/<project>/... ; default: latest")
@@ -52,7 +53,7 @@ class ManualStart(BaseModel):
 class FollowUpStart(BaseModel):
     """The input FinishRun gives the run that follows a project's finished run (trainops.coalescing)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     trigger: Literal["follow-up"]
     project: str
     run_id: str
@@ -63,7 +64,7 @@ class FollowUpStart(BaseModel):
 
 
 class ScheduleStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     trigger: str
     project: str
     scheduled_time: str | None = None
