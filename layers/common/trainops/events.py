@@ -24,7 +24,7 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class _AwsPayload(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True, frozen=True)
 
 
 class EventBridgeEvent(_AwsPayload):

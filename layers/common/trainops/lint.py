@@ -163,7 +163,7 @@ SENSIBLE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 class Finding(BaseModel):
     """One linter finding."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[A-Z]+-[EW]\d{3}$")
     severity: Severity

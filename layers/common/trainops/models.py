@@ -10,7 +10,7 @@ from trainops.types import ProjectName, S3Uri
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class Dataset(Payload):

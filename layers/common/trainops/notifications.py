@@ -43,7 +43,7 @@ class EventsNotPublished(TrainopsError):
 
 
 class EventDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     schema_version: Literal[1] = SCHEMA_VERSION
     project: str | None = Field(description="None only when the run failed before its input named a project.")
     run_id: str
@@ -52,7 +52,7 @@ class EventDetail(BaseModel):
 
 
 class Objective(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     name: str | None = Field(description="The objective metric, e.g. validation:auc.")
     value: float | None
 

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
 
 def yaml_switch(value: object, *, off: str, allowed: str) -> object:

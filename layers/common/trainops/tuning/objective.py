@@ -22,7 +22,7 @@ _XGBOOST_OBJECTIVE_PROBLEM = {"binary": "binary", "multi": "multiclass", "reg": 
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class ResolvedObjective(_Model):

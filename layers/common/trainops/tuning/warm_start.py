@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class WarmStartChoice(_Model):
