@@ -592,3 +592,22 @@ def test_moto_signs_the_parsed_parameters_of_a_request_without_a_body() -> None:
     from moto.iam.access_control import IAMRequestBase
 
     assert "data=self._body or self._data" in inspect.getsource(IAMRequestBase._create_aws_request)
+
+
+def test_list_executions_page_token_fails_once_the_execution_it_names_has_ended(plain_moto: None) -> None:
+    """AWS keeps a ListExecutions page token valid (24 h); moto's token names the next page's first execution and
+    answers ``InvalidToken`` once that execution has left the status filter. So the local cloud never pages through
+    RUNNING executions while stopping them (``LocalCloud._stop_running_executions`` lists the first page again);
+    ``benchmarks/burst.py`` lists again on InvalidToken."""
+    sfn = boto3.client("stepfunctions")
+    definition = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    arn = sfn.create_state_machine(name="paged", definition=json.dumps(definition), roleArn=role_arn())[
+        "stateMachineArn"
+    ]
+    started = [sfn.start_execution(stateMachineArn=arn, name=f"e{i}")["executionArn"] for i in range(3)]
+    first = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)
+    token = first["nextToken"]
+    for execution in started:
+        sfn.stop_execution(executionArn=execution)
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1, nextToken=token)
