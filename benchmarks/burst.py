@@ -42,15 +42,17 @@ Since then a timed-out local handler makes no further AWS call (``trainops_local
 upload's run is not recorded either and its execution ends FAILED, as on AWS.
 
 Measured again (2026-12-03, after that change, quiet machine, 4 runs): 83.1 / 84.8 / 96.6 / 112.4 s; exact counts
-and 0 lost in three. In the 112.4 s run five NormalizeRequest handlers again waited past 60 s for the local
-DynamoDB lock (hundreds of handler and execution threads share one GIL, and the first-come-first-served lock
-hands over only as fast as its next waiter is scheduled): 5 executions FAILED, visibly, and three of them had
-taken their project's run slot, so that project's later uploads waited for a run that had ended: 6 runs fewer
-than expected, 67 uploads counted lost here. On AWS the slot would be handed on by ReconcileJobs within 15 minutes
-(the benchmark does not fire it) and no handler waits on a lock. With ``--switch-interval 0.05``
-(``sys.setswitchinterval``: the lock's holder keeps the GIL long enough to finish its write) two runs measured
-73.3 / 77.8 s and one with 0.2 79.5 s, 0 lost: not adopted in the local cloud yet (it changes the whole
-process's scheduling; the test suite's timing under it is unmeasured).
+and 0 lost in three. In the 112.4 s run five NormalizeRequest handlers waited past 60 s for the local DynamoDB
+lock: 5 executions FAILED, visibly, and three of them had taken their project's run slot, so that project's later
+uploads waited for a run that had ended: 67 uploads counted lost. That is fixed for AWS too: an execution that
+fails at NormalizeRequest after taking the slot frees it in FinishFailedRun (``coalescing.finish_for_execution``).
+
+Measured last (2026-12-03, quiet machine, 8 runs, after that fix, one write fewer per waiting upload, covered
+uploads dropped 25 a BatchWriteItem, and moto's method listing kept per class): 58.2 / 59.5 / 63.7 / 70.1 / 73.2 /
+74.1 / 74.2 / 76.0 s (median 71.6), 18.4-24.1 events/s; every run exact (100 of 100 runs), 0 lost, 400 of 400
+redeliveries skipped. The target is met in 2 of 8 runs. The process is CPU-bound on one core throughout (per
+second: 100-105 % of a core, the second core idle but for the stubbed trainings' shell scripts), so the spread
+is this shared machine's CPU speed; ``--switch-interval 0.05`` measured 70.1 / 63.2 s (not adopted).
 
 Where the time goes (py-spy, ``--gil``, over 200- to 1,000-upload bursts): the local cloud is one Python
 process, so its CPU time is the wall time (one core; the other core runs only the training stand-in's shell
