@@ -658,6 +658,9 @@ def test_a_run_that_fails_at_the_first_state_after_taking_the_slot_frees_it(trai
     assert _caught_at(app, summary.execution_arn) == "NormalizeRequest"
     # the slot it took is freed by its own end (FinishFailedRun), not 15 minutes later by the reconciler
     assert Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb")).get_slot("fault-first-state") is None
-    record = _record(app, summary.execution_arn.rsplit(":", 1)[1])
-    assert record is not None and record["project"] == "fault-first-state"  # in the project's history
-    assert record["status"] == "FAILED"
+    name = summary.execution_arn.rsplit(":", 1)[1]
+    record = _record(app, name)
+    assert record is not None and record["status"] == "FAILED"
+    # in the project's history (the by-project index `trainops` lists), under the execution's name
+    ledger = Ledger(app.outputs["RunsTableName"], app.cloud.client("dynamodb"))
+    assert name in [r["run_id"] for r in ledger.project_runs("fault-first-state")]

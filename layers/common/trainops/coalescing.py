@@ -14,8 +14,10 @@ The protocol (items in the runs table, see :mod:`trainops.ledger`):
 2. When a run ends (FinishRun, on the success and on the failure path) it reads the pending set. Empty: it
    frees the slot and reads again (an upload that tried the slot just before was written before it tried, so
    it is seen now), taking the slot back for a follow-up when something arrived. Not empty: it hands the slot
-   to the follow-up in one conditional write, marks the covered uploads (and drops them from the pending set,
-   25 a BatchWriteItem), and starts the follow-up execution.
+   to the follow-up in one conditional write, starts the follow-up execution, then marks the covered uploads
+   (and drops them from the pending set, 25 a BatchWriteItem). A retried FinishRun that finds the hand-over made
+   starts the follow-up (once) and redoes the marking; ReconcileJobs starts a handed-over follow-up that never
+   started. No upload is left covered by a run that was not started.
 3. A slot whose holder's execution ended without FinishRun (stopped, timed out) is taken over by the next
    upload; the taker's own end then covers what was pending. An execution that failed at NormalizeRequest after
    taking the slot frees it at its own end (FinishFailedRun: :func:`finish_for_execution`); ReconcileJobs
@@ -151,10 +153,14 @@ def finish(  # noqa: PLR0911  (one return per admission outcome, each documented
     slot = ledger.get_slot(project)
     if slot is None or slot.get("holder") != run_id:
         if slot is not None and slot.get("follows") == run_id and slot.get("follow_up"):
-            # a retried FinishRun: the hand-over happened, make sure the follow-up started
-            _start(sfn, state_machine_arn, str(slot["holder"]), str(slot["follow_up"]))
-            return {"action": "follow-up", "run_id": slot["holder"], "retried": True}
+            # a retried FinishRun: the hand-over happened; start the follow-up and finish the bookkeeping (each
+            # step is idempotent: a second start of the same name is refused, SET and delete again change nothing)
+            successor, payload = str(slot["holder"]), str(slot["follow_up"])
+            _start(sfn, state_machine_arn, successor, payload)
+            _mark_covered(ledger, project, successor, list(json.loads(payload).get("covers") or []))
+            return {"action": "follow-up", "run_id": successor, "retried": True}
         return {"action": "none", "reason": "this run does not hold the project's slot"}
+    execution = str(slot.get("execution") or "")
     for _ in range(10):
         pending = sorted(ledger.pending(project), key=_order)
         if not pending:
@@ -164,7 +170,7 @@ def finish(  # noqa: PLR0911  (one return per admission outcome, each documented
             if not pending:
                 return {"action": "released"}
             # an upload tried the slot while we still held it: its follow-up is ours to start
-            if not ledger.claim_slot(project, run_id, "(finishing)", policy=policy):
+            if not ledger.claim_slot(project, run_id, execution, policy=policy):
                 return {"action": "released", "reason": "another run took the slot and covers the rest"}
         chosen = pending[-1] if policy == "coalesce" else pending[0]
         covers = [str(p["run_id"]) for p in pending] if policy == "coalesce" else [str(chosen["run_id"])]
@@ -181,17 +187,26 @@ def finish(  # noqa: PLR0911  (one return per admission outcome, each documented
             },
             separators=(",", ":"),
         )
-        if not ledger.hand_over_slot(project, run_id, successor, successor, payload, policy=policy):
+        if not ledger.hand_over_slot(
+            project, run_id, successor, successor, payload, policy=policy, follows_execution=execution
+        ):
             continue
-        for covered in covers:
-            ledger.update_request(project, covered, {"status": "covered", "covered_by": successor})
-        ledger.drop_pending_many(project, covers)
+        # started first: a failure after this point is finished by the retry (above), never left with uploads
+        # covered by a run that was not started
         _start(sfn, state_machine_arn, successor, payload)
+        _mark_covered(ledger, project, successor, covers)
         return {"action": "follow-up", "run_id": successor, "covers": covers}
     return {"action": "none", "reason": "the slot kept changing; the next upload or the reconciler finishes it"}
 
 
-def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> None:
+def _mark_covered(ledger: Ledger, project: str, successor: str, covers: list[str]) -> None:
+    for covered in covers:
+        ledger.update_request(project, covered, {"status": "covered", "covered_by": successor})
+    ledger.drop_pending_many(project, covers)
+
+
+def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> bool:
+    """Start the follow-up execution; False when an execution of that name exists already (started before)."""
     if not state_machine_arn:
         raise SettingsError(
             "STATE_MACHINE_ARN is not set: the follow-up run cannot start",
@@ -203,6 +218,8 @@ def _start(sfn: Any, state_machine_arn: str | None, name: str, payload: str) -> 
     except ClientError as exc:
         if error_code(exc) != "ExecutionAlreadyExists":
             raise translate(exc, "StartExecution of the follow-up run") from exc
+        return False
+    return True
 
 
 def project_of_input(raw: Any) -> str | None:
@@ -229,10 +246,13 @@ def finish_for_execution(
     project's slot, then failed or timed out): when the slot is held by this very execution, finish the run that
     holds it, as ReconcileJobs would 15 minutes later, so the uploads waiting on it are not held back."""
     slot = ledger.get_slot(project) if execution else None
-    if slot is None or slot.get("execution") != execution:
+    if slot is not None and slot.get("follows_execution") == execution and slot.get("follows"):
+        holder = str(slot["follows"])  # a retry after this execution's run handed the slot over
+    elif slot is not None and slot.get("execution") == execution:
+        holder = str(slot["holder"])
+    else:
         return {"action": "none", "reason": "the run ended before it had a request"}
     policy: Policy = "queue" if slot.get("policy") == "queue" else "coalesce"
-    holder = str(slot["holder"])
     outcome = finish(
         ledger, project=project, run_id=holder, policy=policy, state_machine_arn=state_machine_arn, sfn=sfn
     )
@@ -245,6 +265,9 @@ def sweep(ledger: Ledger, slots: list[dict[str, Any]], *, state_machine_arn: str
     finished = []
     for slot in slots:
         if not holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
+            continue
+        if slot.get("follow_up") and _start(sfn, state_machine_arn, str(slot["holder"]), str(slot["follow_up"])):
+            finished.append(str(slot["project"]))  # handed over, never started (FinishRun failed): started now
             continue
         policy: Policy = "queue" if slot.get("policy") == "queue" else "coalesce"
         outcome = finish(

@@ -329,7 +329,8 @@ class Ledger:
     def drop_pending_many(self, project: str, run_ids: list[str], *, attempts: int = 6) -> None:
         """Uploads covered by a run leave the pending set: BatchWriteItem, 25 deletes a request (FinishRun covers
         every upload that waited, however many). Unprocessed deletes are sent again with backoff; still unprocessed
-        after ``attempts``: AwsThrottled (the state machine retries FinishRun; deleting twice is harmless)."""
+        after ``attempts``: AwsThrottled (the state machine retries FinishRun, whose retry deletes them again:
+        ``coalescing.finish``)."""
         for start in range(0, len(run_ids), BATCH_WRITE_MAX):
             chunk = run_ids[start : start + BATCH_WRITE_MAX]
             requests: dict[str, Any] = {
@@ -388,9 +389,18 @@ class Ledger:
         return True, None
 
     def hand_over_slot(
-        self, project: str, holder: str, successor: str, execution: str, follow_up: str, *, policy: str = "coalesce"
+        self,
+        project: str,
+        holder: str,
+        successor: str,
+        execution: str,
+        follow_up: str,
+        *,
+        policy: str = "coalesce",
+        follows_execution: str = "",
     ) -> bool:
-        """Pass the slot from ``holder`` to its follow-up run in one step (no upload can slip in between)."""
+        """Pass the slot from ``holder`` (run by ``follows_execution``) to its follow-up run in one step (no upload
+        can slip in between)."""
         item = {
             "pk": f"SLOT#{project}",
             "sk": "SLOT",
@@ -400,6 +410,7 @@ class Ledger:
             "execution": execution,
             "since": now_iso(),
             "follows": holder,
+            "follows_execution": follows_execution,
             "follow_up": follow_up,
             RECONCILE_KEY: RECONCILE_SLOTS,
         }
