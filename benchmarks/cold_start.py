@@ -1,12 +1,16 @@
 """Cold start: each handler's import time in a fresh interpreter, as a ratio to a bare ``import boto3``
 measured in the same run, and the unzipped size of the built layer.
 
-    .venv/bin/python benchmarks/cold_start.py [--repeat 7] [--no-build]
+    .venv/bin/python benchmarks/cold_start.py [--repeat 7] [--no-build] [--instructions]
 
 A second figure per handler, ``+ models``: the import, then every pydantic model of the loaded trainops modules
 built. The models are declared with ``defer_build=True`` (built when they first validate), so the import figure
 leaves out building the models the first invocation validates; ``+ models`` is the most that can add (an
 invocation builds only the models it uses), so a handler's first invocation lies between the two.
+
+``--instructions`` counts the instructions each import executes under valgrind (callgrind) instead of timing
+it: deterministic, so one run of each gives ratios free of this shared machine's noise (timed medians of the
+same code move by 0.2 between runs here); the kernel's share (file reads, page faults) is not counted.
 
 Targets: every ratio <= 2.5 (issue 2; a handler importing the SageMaker SDK measures about 12), <= 1.5 (issue 13,
 not met: boto3 + pydantic + Powertools alone measure about 1.4), and the layer <= 15 MB. The layer is built the
@@ -86,6 +90,44 @@ def _built_layer(no_build: bool) -> tuple[Path, str]:
     return artifacts, "layers/common/Makefile (the target sam build runs)"
 
 
+def _instructions(code: str, path: list[str]) -> int:
+    """Instructions executed by a fresh interpreter running ``code`` (valgrind's callgrind, ``Collected``): the
+    same on every run (hash seed fixed), so the ratios need no repetition; file reads and page faults (kernel
+    time) are not in it."""
+    env = {**_env(path), "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-S",
+            "-c",
+            f"import site; {code}",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stderr
+    return int(next(line for line in out.splitlines() if "Collected :" in line).rsplit(":", 1)[1])
+
+
+def _count_instructions(handlers: dict[str, list[str]], site_packages: list[str]) -> None:
+    if not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    base = _instructions("import boto3", site_packages)
+    print(f"baseline: import boto3 = {base / 1e6:.0f} M instructions (callgrind, fresh interpreter)")
+    print(f"{'handler':<20} {'import Minstr':>13} {'ratio':>7} {'+ models':>9}")
+    worst = worst_built = 0.0
+    for name, path in handlers.items():
+        count = _instructions("import app", path)
+        built = _instructions(f"import app; {BUILD_ALL}", path)
+        worst, worst_built = max(worst, count / base), max(worst_built, built / base)
+        print(f"{name:<20} {count / 1e6:>13.0f} {count / base:>7.2f} {built / base:>9.2f}")
+    print(f"worst ratio: {worst:.2f}; worst '+ models': {worst_built:.2f} (instructions; target <= 1.5, issue 13)")
+
+
 def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
@@ -94,6 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-build", action="store_true", help="measure a pip --target layer instead of sam build")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind (callgrind) instead of timing: one run each, no machine noise",
+    )
     args = parser.parse_args()
 
     layer, how = _built_layer(args.no_build)
@@ -105,6 +152,10 @@ def main() -> None:
     for path in handlers.values():  # warm the page cache and write .pyc files once
         _once("import app", path)
     _once("import boto3", site_packages)
+    if args.instructions:
+        _count_instructions(handlers, site_packages)
+        print(f"layer unzipped: {_size_mb(layer):.1f} MB via {how} (target <= 15 MB)")
+        return
     # Round-robin: each round times the baseline and every handler back to back, so machine noise hits both
     # sides of a ratio alike; the figure is the median of the per-round ratios.
     ratios: dict[str, list[float]] = {name: [] for name in handlers}
