@@ -210,3 +210,42 @@ def test_a_changed_config_is_parsed_again(s3):
     assert triggers.load_project_config(DATA_BUCKET, "demo", s3)[0].problem.type == "binary"
     s3.put_object(Bucket=DATA_BUCKET, Key="config/demo.yaml", Body=CONFIG.replace(b"binary", b"regression"))
     assert triggers.load_project_config(DATA_BUCKET, "demo", s3)[0].problem.type == "regression"
+
+
+def _admit(ledger: Ledger, execution: str, policy: str = "coalesce") -> tuple[str, Any]:
+    upload = {"trigger": "s3", "dataset_uri": "s3://b/data/demo/b.csv", "version_id": None, "key": "b.csv"}
+    return coalescing.admit(
+        ledger,
+        project="demo",
+        run_id="20260101T000001-bbbb",
+        execution=execution,
+        upload=upload,
+        policy=policy,  # type: ignore[arg-type]
+        state_machine_arn=None,
+        sfn=None,
+    )
+
+
+def test_a_retry_never_erases_the_run_that_covered_its_upload_meanwhile(ddb):
+    # Given an upload that waited (NormalizeRequest's attempt 1), then was covered by the holder's follow-up
+    ledger = Ledger("runs", ddb)
+    assert ledger.claim_slot("demo", "20260101T000000-aaaa", "exec-a")
+    assert _admit(ledger, "exec-b")[0] == "waiting"
+    ledger.update_request("demo", "20260101T000001-bbbb", {"status": "covered", "covered_by": "follow-up-1"})
+    ledger.drop_pending("demo", "20260101T000001-bbbb")
+    # When the same execution's NormalizeRequest is retried
+    outcome, record = _admit(ledger, "exec-b")
+    # Then it starts nothing, and the record still names the run that covers it; nothing is pending again
+    assert outcome == "covered" and record["covered_by"] == "follow-up-1"
+    assert ledger.get_request("demo", "20260101T000001-bbbb")["covered_by"] == "follow-up-1"
+    assert ledger.pending("demo") == []
+
+
+def test_a_retry_of_an_upload_whose_own_run_started_still_runs(ddb):
+    ledger = Ledger("runs", ddb)
+    assert _admit(ledger, "exec-b") == ("run", None)  # the slot was free: its run started
+    assert _admit(ledger, "exec-b") == ("run", None)  # retried: the same run, not a duplicate
+    assert ledger.get_slot("demo")["holder"] == "20260101T000001-bbbb"
+    assert ledger.get_request("demo", "20260101T000001-bbbb")["covered_by"] == "20260101T000001-bbbb"
+    assert ledger.pending("demo") == []
+    assert _admit(ledger, "exec-c")[0] == "duplicate"  # another execution's delivery still is one

@@ -99,13 +99,18 @@ def admit(
 ) -> tuple[str, dict[str, Any] | None]:
     """Decide whether this upload starts its run now.
 
-    Returns ``("run", None)``, ``("duplicate", <existing record>)`` or ``("waiting", <slot>)``.
+    Returns ``("run", None)``, ``("duplicate", <existing record>)``, ``("waiting", <slot>)`` or, for a retry of
+    this execution whose upload another run covered meanwhile, ``("covered", <existing record>)``.
     """
     upload = {**upload, "received_ns": time.time_ns()}
     # recorded with the status it has if nothing else happens: a parallel run starts, anything else waits
     status = {"status": "started", "covered_by": run_id} if policy == "parallel" else {"status": "pending"}
     existing = ledger.record_request(project, run_id, execution, {**upload, **status})
-    if existing is not None:
+    if existing is not None and existing.get("execution") == execution:
+        # this execution's retry (NormalizeRequest retried after a failure): the record stands as it is now
+        if existing.get("covered_by") not in (None, run_id):
+            return "covered", existing  # another run's end covered it meanwhile: nothing left to start
+    elif existing is not None:
         return "duplicate", existing
     if policy == "parallel":
         return "run", None

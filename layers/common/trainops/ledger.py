@@ -265,7 +265,8 @@ class Ledger:
         self, project: str, run_id: str, execution: str, fields: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Record an upload (or schedule, or manual start) of the project under its run id. None when it is new
-        (or this execution's own retry); the existing record when another execution recorded it first."""
+        (or this execution's own retry of an upload no run covers yet); else the existing record, unchanged: another
+        execution's, or this execution's once a run covers it (a retry never erases ``covered_by``)."""
         item = {
             "pk": f"REQUESTS#{project}",
             "sk": run_id,
@@ -279,7 +280,7 @@ class Ledger:
         try:
             self._put(
                 item,
-                condition="attribute_not_exists(pk) OR execution = :me",
+                condition="attribute_not_exists(pk) OR (execution = :me AND attribute_not_exists(covered_by))",
                 values={":me": execution},
                 return_old_on_failure=True,
             )

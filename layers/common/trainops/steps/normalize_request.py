@@ -95,6 +95,10 @@ def _admit(
     if outcome == "run":
         return None
     other = other or {}
+    if outcome == "covered":
+        reason = f"upload {run_id} was covered by run {other.get('covered_by')} while this execution was retried"
+        logs.decision("already_covered", reason, covered_by=other.get("covered_by"))
+        return Skip(reason=reason).model_dump(mode="json")
     if outcome == "duplicate":
         telemetry.record(project, {"RunsSkipped": 1}, reason="duplicate delivery", run_id=run_id)
         logs.decision("duplicate_skipped", "duplicate delivery skipped", handled_by=other.get("execution"))
