@@ -609,5 +609,7 @@ def test_list_executions_page_token_fails_once_the_execution_it_names_has_ended(
     token = first["nextToken"]
     for execution in started:
         sfn.stop_execution(executionArn=execution)
+    for execution in started:  # a stop takes effect as the interpreter thread notices it
+        assert wait_terminal(execution)["status"] == "ABORTED"
     with pytest.raises(sfn.exceptions.InvalidToken):
         sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1, nextToken=token)

@@ -206,13 +206,16 @@ class LocalCloud:
         for machine in sfn_client.list_state_machines().get("stateMachines", []):
             # the first page of what still runs, again until nothing does: moto's page token fails once the
             # execution it names has ended (pinned in tests/local/test_moto_pins.py), as stopping makes them;
-            # bounded, since a stopped run's last task may still start a follow-up
-            for _ in range(100):
+            # a stop takes effect when the interpreter thread notices it (stopping again is harmless); bounded,
+            # since a stopped run's last task may still start a follow-up
+            for attempt in range(100):
                 running = sfn_client.list_executions(
                     stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING", maxResults=1000
                 )["executions"]
                 if not running:
                     break
+                if attempt:
+                    time.sleep(0.05)
                 for execution in running:
                     sfn_client.stop_execution(
                         executionArn=execution["executionArn"],
