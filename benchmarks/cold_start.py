@@ -176,8 +176,8 @@ def main() -> None:
     for name in handlers:
         ratio = statistics.median(ratios[name])
         worst = max(worst, ratio)
-        worst_built = max(worst_built, statistics.median(built[name]))
         with_models = statistics.median(built[name])
+        worst_built = max(worst_built, with_models)
         print(f"{name:<20} {statistics.median(times[name]) * 1000:>10.0f} {ratio:>7.2f} {with_models:>9.2f}")
     try:
         import importlib.util

@@ -86,12 +86,18 @@ class Ledger:
         return True
 
     def update_run(self, run_id: str, fields: dict[str, Any], *, project: str | None = None) -> None:
-        fields = {**fields, "updated_at": now_iso()}
+        """Set ``fields`` on the run record (created if missing: RecordFailure of a run that failed before it
+        started). With ``project``, a record not yet in the project's history (the by-project index) joins it."""
+        now = now_iso()
+        fields = {**fields, "updated_at": now}
         if project:
             fields.setdefault("project", project)
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": v for i, v in enumerate(_clean(list(fields.values())))}
         expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        if project:
+            expr += ", gsi1pk = if_not_exists(gsi1pk, :gpk), gsi1sk = if_not_exists(gsi1sk, :gsk)"
+            values.update({":gpk": f"PROJECT#{project}", ":gsk": f"{now}#{run_id}"})
         try:
             self._call(
                 "update_item",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from trainops import callbacks, coalescing, logs, telemetry
-from trainops.ledger import now_iso
 from trainops.models import RunFailure
 from trainops.settings import Settings
 from trainops.steps.common import Clients, ledger_for
@@ -31,8 +30,6 @@ def record_failure(event: dict[str, Any], *, settings: Settings, clients: Client
     fields = {"status": status, "error": name, "cause": failure.cause, "execution": execution}
     if existing is None:
         fields["run_id"] = run_id
-        if project:  # in the project's history (the by-project index), like every run record
-            fields.update(gsi1pk=f"PROJECT#{project}", gsi1sk=f"{now_iso()}#{run_id}")
     ledger.update_run(run_id, {k: v for k, v in fields.items() if v is not None}, project=project)
     logs.bind(run_id=run_id, project=project)
     logs.decision("run_failed", f"run {run_id} ended {status}: {name}: {failure.cause}", error=name, status=status)
