@@ -27,6 +27,7 @@ way SAM builds it: ``sam build CommonLayer`` when the SAM CLI is in
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import statistics
@@ -73,6 +74,7 @@ def _without_bytecode(layer: Path) -> Path:
     """A copy of the built layer with every .pyc removed: what the layer shipped until 2026-12-03."""
     bare = Path(tempfile.mkdtemp(prefix="trainops-layer-source-")) / "layer"
     shutil.copytree(layer, bare, ignore=shutil.ignore_patterns("__pycache__"))
+    atexit.register(shutil.rmtree, bare.parent, ignore_errors=True)
     return bare
 
 
@@ -134,12 +136,14 @@ def _instructions(code: str, path: list[str]) -> int:
     return int(next(line for line in out.splitlines() if "Collected :" in line).rsplit(":", 1)[1])
 
 
-def _count_instructions(handlers: dict[str, list[str]], bare: dict[str, list[str]], site_packages: list[str]) -> None:
+def _count_instructions(
+    handlers: dict[str, list[str]], bare: dict[str, list[str]], site_packages: list[str], base_path: list[str]
+) -> None:
     if not shutil.which("valgrind"):
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     base = _instructions("import boto3", site_packages)
     print(f"baseline: import boto3 = {base / 1e6:.0f} M instructions (callgrind, fresh interpreter)")
-    floor = _instructions(FLOOR, next(iter(handlers.values())))
+    floor = _instructions(FLOOR, base_path)
     print(f"{'handler':<20} {'import Minstr':>13} {'ratio':>7} {'+ models':>9} {'no .pyc':>8}")
     print(f"{'(floor)':<20} {floor / 1e6:>13.0f} {floor / base:>7.2f}   {FLOOR_LABEL}")
     worst = worst_built = 0.0
@@ -157,7 +161,11 @@ def _size_mb(path: Path) -> float:
 
 
 def _time_imports(
-    handlers: dict[str, list[str]], bare: dict[str, list[str]], site_packages: list[str], repeat: int
+    handlers: dict[str, list[str]],
+    bare: dict[str, list[str]],
+    site_packages: list[str],
+    base_path: list[str],
+    repeat: int,
 ) -> float:
     """Print each handler's timed ratios; return the baseline's median (seconds)."""
     # Round-robin: each round times the baseline and every handler back to back, so machine noise hits both
@@ -177,7 +185,7 @@ def _time_imports(
             ratios[name].append(t / base)
             built[name].append(_once(f"import app; {BUILD_ALL}", path) / base)
             source[name].append(_once("import app", bare[name]) / base)
-        floors.append(_once(FLOOR, handlers[name][1:]) / base)
+        floors.append(_once(FLOOR, base_path) / base)
     print(f"baseline: import boto3 = {statistics.median(baselines) * 1000:.0f} ms (median, fresh interpreter)")
     print(
         f"{'handler':<20} {'import ms':>10} {'ratio':>7} {'+ models':>9} {'no .pyc':>8}   (median of {repeat} rounds)"
@@ -225,10 +233,10 @@ def main() -> None:
         _once("import app", bare[name])
     _once("import boto3", site_packages)
     if args.instructions:
-        _count_instructions(handlers, bare, site_packages)
+        _count_instructions(handlers, bare, site_packages, base_path)
         print(f"layer unzipped: {_size_mb(layer):.1f} MB via {how} (target <= 15 MB)")
         return
-    baseline = _time_imports(handlers, bare, site_packages, args.repeat)
+    baseline = _time_imports(handlers, bare, site_packages, base_path, args.repeat)
     try:
         import importlib.util
 

@@ -71,6 +71,21 @@ def test_the_layer_ships_unchecked_hash_bytecode_for_the_runtime_python(tmp_path
     assert f"code object from '{_bytecode(python / 'trainops' / 'errors.py')}'" in verbose
 
 
+def test_the_layer_build_compiles_its_bytecode_last(tmp_path: Path) -> None:
+    """``sam build`` runs ``build-CommonLayer``: after everything is in place, the bytecode target runs."""
+    plan = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(LAYER), "build-CommonLayer", f"ARTIFACTS_DIR={tmp_path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    # make -n follows the recursive make into the bytecode target
+    copy = next(i for i, line in enumerate(plan) if line.startswith("cp -r trainops"))
+    compile_ = next(i for i, line in enumerate(plan) if "-m compileall" in line)
+    assert copy < compile_ == len(plan) - 1
+    assert "--invalidation-mode unchecked-hash" in plan[compile_]
+
+
 def test_bytecode_from_another_python_is_refused_with_the_fix(tmp_path: Path) -> None:
     _layer_copy(tmp_path)
     done = subprocess.run(
