@@ -113,7 +113,7 @@ def test_a_retried_finish_failed_run_finds_the_slot_its_run_handed_over(ledger):
 
 
 def test_the_reconciler_starts_a_handed_over_follow_up_that_never_started(ledger, monkeypatch):
-    holder, _ = _waiting(ledger)
+    holder, waiting = _waiting(ledger)
     sfn = Sfn(fail=99)
     with pytest.raises(AwsThrottled):
         _finish(ledger, holder, sfn)
@@ -125,3 +125,6 @@ def test_the_reconciler_starts_a_handed_over_follow_up_that_never_started(ledger
     # Then the follow-up is started (not finished on its behalf, which would free the slot with nothing run)
     assert list(sfn.started) == [slot["holder"]]
     assert ledger.get_slot("demo")["holder"] == slot["holder"]
+    # and its uploads are covered by it, not left pending for a second, redundant follow-up
+    assert _covered(ledger, waiting) == {slot["holder"]}
+    assert ledger.pending("demo") == []

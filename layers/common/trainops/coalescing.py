@@ -17,7 +17,7 @@ The protocol (items in the runs table, see :mod:`trainops.ledger`):
    to the follow-up in one conditional write, starts the follow-up execution, then marks the covered uploads
    (and drops them from the pending set, 25 a BatchWriteItem). A retried FinishRun that finds the hand-over made
    starts the follow-up (once) and redoes the marking; ReconcileJobs starts a handed-over follow-up that never
-   started. No upload is left covered by a run that was not started.
+   started, and marks its uploads covered. No upload is left covered by a run that was not started.
 3. A slot whose holder's execution ended without FinishRun (stopped, timed out) is taken over by the next
    upload; the taker's own end then covers what was pending. An execution that failed at NormalizeRequest after
    taking the slot frees it at its own end (FinishFailedRun: :func:`finish_for_execution`); ReconcileJobs
@@ -271,8 +271,11 @@ def sweep(ledger: Ledger, slots: list[dict[str, Any]], *, state_machine_arn: str
     for slot in slots:
         if not holder_ended(slot, state_machine_arn=state_machine_arn, sfn=sfn):
             continue
-        if slot.get("follow_up") and _start(sfn, state_machine_arn, str(slot["holder"]), str(slot["follow_up"])):
-            finished.append(str(slot["project"]))  # handed over, never started (FinishRun failed): started now
+        successor, payload = str(slot["holder"]), str(slot.get("follow_up") or "")
+        if payload and _start(sfn, state_machine_arn, successor, payload):
+            # handed over, never started (FinishRun failed): started now, and its uploads marked as FinishRun would
+            _mark_covered(ledger, str(slot["project"]), successor, list(json.loads(payload).get("covers") or []))
+            finished.append(str(slot["project"]))
             continue
         policy: Policy = "queue" if slot.get("policy") == "queue" else "coalesce"
         outcome = finish(
